@@ -1,0 +1,39 @@
+.PHONY: demo test lint format bench clean
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## demo: run all four modes offline on the bundled K2.5 emulator (or KIMI_BASE_URL if set)
+demo: $(STAMP)
+	$(BIN)/kimi-graph demo
+
+## test: lint, then the whole suite; sockets may only reach loopback
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q --allow-hosts=127.0.0.1,::1,localhost --timeout=300 tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## bench: the benchmarks of tools/ against the emulator
+bench: $(STAMP)
+	$(BIN)/python tools/bench_chat.py
+	$(BIN)/python tools/bench_agent.py
+	$(BIN)/python tools/bench_swarm.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
