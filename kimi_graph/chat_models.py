@@ -1,0 +1,638 @@
+"""`ChatKimi`: Kimi K2.5 and the K2 family as a LangChain chat model."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from operator import itemgetter
+from typing import Any, Literal
+
+import openai
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import LangSmithParams, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_core.utils.json import parse_json_markdown
+from langchain_openai.chat_models.base import BaseChatOpenAI, _create_usage_metadata
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from typing_extensions import Self
+
+from kimi_graph.backends import (
+    MOONSHOT_TEMPERATURE_INSTANT,
+    MOONSHOT_TEMPERATURE_THINKING,
+    MOONSHOT_TOP_P,
+    REASONING_FIELDS,
+    Backend,
+    resolve_backend,
+)
+from kimi_graph.parsing import ParsedPiece, RawOutputParser, split_raw_output
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.moonshot.ai/v1"
+DEFAULT_MODEL = "kimi-k2.5"
+PROVIDER = "moonshot"
+_STRUCTURED_TOOL_KWARG = "kimi_structured_tool"
+
+#: Model ids that never think (the K2 instruct line) and that always think.
+_INSTANT_ONLY = ("instruct", "0711", "0905", "turbo-preview", "k2-preview")
+_THINKING_ONLY = ("thinking",)
+
+
+def _thinking_support(model: str) -> Literal["switch", "always", "never"]:
+    name = model.lower()
+    if any(tag in name for tag in _THINKING_ONLY):
+        return "always"
+    if any(tag in name for tag in _INSTANT_ONLY):
+        return "never"
+    return "switch"
+
+
+def _reasoning_from_fields(fields: dict[str, Any]) -> str | None:
+    """Read reasoning from a response message or delta, whatever field carries it."""
+    for name in REASONING_FIELDS:
+        value = fields.get(name)
+        if isinstance(value, str):
+            return value
+    details = fields.get("reasoning_details")
+    if isinstance(details, list):
+        texts = [
+            d.get("text") or d.get("summary") or ""
+            for d in details
+            if isinstance(d, dict) and d.get("type") in ("reasoning.text", "reasoning.summary")
+        ]
+        if texts:
+            return "".join(texts)
+    return None
+
+
+def _reasoning_of(message: AIMessage) -> str | None:
+    """Return the reasoning an earlier assistant message carried, if any."""
+    value = message.additional_kwargs.get("reasoning_content")
+    if isinstance(value, str):
+        return value
+    if isinstance(message.content, list):
+        parts = [
+            block.get("reasoning") or block.get("thinking") or ""
+            for block in message.content
+            if isinstance(block, dict) and block.get("type") in ("reasoning", "thinking")
+        ]
+        if parts:
+            return "".join(parts)
+    return None
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if isinstance(obj, dict):
+        return obj
+    if isinstance(obj, openai.BaseModel):
+        return obj.model_dump()
+    return {}
+
+
+class ChatKimi(BaseChatOpenAI):
+    """Kimi K2.5 (and the K2 family) over any OpenAI-compatible server.
+
+    One set of weights, two modes: `thinking=True` returns the chain of thought in
+    `additional_kwargs["reasoning_content"]` (and as a `reasoning` content block),
+    `thinking=False` is instant mode. The request dialect follows `backend`.
+
+    Setup:
+        ```bash
+        pip install kimi-graph
+        export MOONSHOT_API_KEY="..."          # or KIMI_API_KEY
+        export KIMI_BASE_URL="http://localhost:8000/v1"   # optional: a vLLM/SGLang server
+        ```
+
+    Key init args:
+        model: Model id. Defaults to `kimi-k2.5`.
+        thinking: Thinking (True, default) or instant (False); per call too:
+            `llm.invoke(x, thinking=False)` or `llm.bind(thinking=False)`.
+        backend: `"moonshot" | "vllm" | "sglang" | "llamacpp" | "openrouter" | "openai"`;
+            None reads `KIMI_BACKEND`, else detects it from `base_url`.
+        base_url: API base. Defaults to `KIMI_BASE_URL`, else Moonshot's.
+        api_key: Defaults to `MOONSHOT_API_KEY`, else `KIMI_API_KEY`.
+
+    Instantiate:
+        ```python
+        from kimi_graph import ChatKimi
+
+        llm = ChatKimi(base_url="http://localhost:8000/v1", backend="vllm")
+        ```
+
+    Invoke:
+        ```python
+        msg = llm.invoke("What is 17 * 23?")
+        msg.additional_kwargs["reasoning_content"]  # the chain of thought
+        msg.content  # the answer
+        llm.invoke("Hi", thinking=False)  # instant mode
+        ```
+
+    Tool calling:
+        ```python
+        llm_with_tools = llm.bind_tools([get_weather])
+        llm_with_tools.invoke("Weather in Paris and in Rome?").tool_calls
+        ```
+
+    Moonshot fixes sampling for K2.5 (temperature 1.0 thinking / 0.6 instant, top_p
+    0.95) and allows only `tool_choice` `auto`/`none` while thinking: those values are
+    sent by default, and a value the server would reject raises `ValueError` before any
+    request is made.
+    """
+
+    model_name: str = Field(default=DEFAULT_MODEL, alias="model")
+    """Model id, e.g. `kimi-k2.5`, `kimi-k2-thinking`, or a self-hosted served name."""
+    thinking: bool = True
+    """Thinking mode (True) or instant mode (False)."""
+    backend: str | None = None
+    """Server dialect; None = `KIMI_BACKEND`, else detected from `base_url`."""
+    stream_usage: bool | None = True
+    """Ask for token usage at the end of a stream."""
+    use_responses_api: bool | None = False
+    """K2.5 servers speak chat completions only."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    _backend: Backend = PrivateAttr()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kimi_endpoint_defaults(cls, values: Any) -> Any:
+        """Fill base URL and key from Kimi's environment, never from OpenAI's."""
+        if not isinstance(values, dict):
+            return values
+        base_url = values.get("base_url") or values.get("openai_api_base")
+        if not base_url:
+            base_url = os.environ.get("KIMI_BASE_URL") or DEFAULT_BASE_URL
+            values["base_url"] = base_url
+        if not (values.get("api_key") or values.get("openai_api_key")):
+            key = os.environ.get("MOONSHOT_API_KEY") or os.environ.get("KIMI_API_KEY")
+            backend = resolve_backend(values.get("backend"), base_url)
+            if not key and backend.name == "moonshot" and base_url == DEFAULT_BASE_URL:
+                msg = (
+                    "ChatKimi needs an API key for Moonshot's API: set MOONSHOT_API_KEY "
+                    "(or KIMI_API_KEY), pass api_key=..., or point base_url/KIMI_BASE_URL "
+                    "at a self-hosted server."
+                )
+                raise ValueError(msg)
+            # A self-hosted server takes any key; the OpenAI client needs one.
+            values["api_key"] = key or "EMPTY"
+        return values
+
+    @model_validator(mode="after")
+    def _resolve_kimi_backend(self) -> Self:
+        self._backend = resolve_backend(self.backend, self.openai_api_base)
+        return self
+
+    @property
+    def _llm_type(self) -> str:
+        return "chat-kimi"
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Map constructor argument names to secret ids."""
+        return {"openai_api_key": "MOONSHOT_API_KEY"}
+
+    @property
+    def kimi_backend(self) -> Backend:
+        """The resolved server dialect."""
+        return self._backend
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        kwargs.pop("thinking", None)
+        kwargs.pop(_STRUCTURED_TOOL_KWARG, None)
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = PROVIDER if self._backend.name == "moonshot" else self._backend.name
+        return params
+
+    # ------------------------------------------------------------------ requests
+
+    def _effective_thinking(self, requested: bool | None) -> bool:
+        thinking = self.thinking if requested is None else requested
+        support = _thinking_support(self.model_name)
+        if support == "always" and not thinking:
+            msg = f"{self.model_name} always thinks; use kimi-k2.5 for instant mode."
+            raise ValueError(msg)
+        return support == "always" or (support == "switch" and thinking)
+
+    def _get_request_payload(
+        self,
+        input_: LanguageModelInput,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> dict:
+        thinking = self._effective_thinking(kwargs.pop("thinking", None))
+        structured_tool = kwargs.pop(_STRUCTURED_TOOL_KWARG, None)
+        payload = super()._get_request_payload(input_, stop=stop, **kwargs)
+        backend = self._backend
+        payload["model"] = backend.model_id(payload["model"])
+        if _thinking_support(self.model_name) == "switch":
+            extra = dict(payload.get("extra_body") or {})
+            for key, value in backend.thinking_fields(thinking).items():
+                if isinstance(value, dict) and isinstance(extra.get(key), dict):
+                    value = {**extra[key], **value}
+                extra[key] = value
+            payload["extra_body"] = extra
+        if backend.fixed_sampling and _thinking_support(self.model_name) == "switch":
+            self._apply_fixed_sampling(payload, thinking)
+        if backend.thinking_tool_choice_auto_only and thinking:
+            self._check_tool_choice(payload, structured_tool)
+        messages = self._convert_input(input_).to_messages()
+        for message, message_dict in zip(messages, payload["messages"], strict=True):
+            if isinstance(message, AIMessage):
+                self._write_reasoning_back(message, message_dict, thinking)
+        return payload
+
+    def _apply_fixed_sampling(self, payload: dict, thinking: bool) -> None:
+        temperature = MOONSHOT_TEMPERATURE_THINKING if thinking else MOONSHOT_TEMPERATURE_INSTANT
+        fixed = {
+            "temperature": temperature,
+            "top_p": MOONSHOT_TOP_P,
+            "n": 1,
+            "presence_penalty": 0,
+            "frequency_penalty": 0,
+        }
+        mode = "thinking" if thinking else "instant"
+        for name, allowed in fixed.items():
+            value = payload.get(name)
+            if value is not None and float(value) != float(allowed):
+                msg = (
+                    f"Moonshot serves {self.model_name} in {mode} mode only with "
+                    f"{name}={allowed:g}; got {name}={value!r}. Leave {name} unset "
+                    "and ChatKimi sends the right value."
+                )
+                raise ValueError(msg)
+        payload["temperature"] = temperature
+        payload["top_p"] = MOONSHOT_TOP_P
+
+    def _check_tool_choice(self, payload: dict, structured_tool: str | None) -> None:
+        choice = payload.get("tool_choice")
+        if choice in (None, "auto", "none"):
+            return
+        named = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+        if structured_tool and named == structured_tool:
+            # Structured output in thinking mode: let the model choose the one tool.
+            payload["tool_choice"] = "auto"
+            return
+        shown = "required" if choice in ("required", "any", True) else f"{named or choice!r}"
+        msg = (
+            f"Moonshot rejects tool_choice={shown} while thinking is on (only 'auto' or "
+            "'none'). Use tool_choice='auto', or call with thinking=False."
+        )
+        raise ValueError(msg)
+
+    def _write_reasoning_back(self, message: AIMessage, out: dict, thinking: bool) -> None:
+        backend = self._backend
+        if isinstance(out.get("content"), list):
+            texts = [
+                b.get("text", "")
+                for b in out["content"]
+                if isinstance(b, dict) and b.get("type") == "text"
+            ]
+            out["content"] = "".join(texts) or (None if out.get("tool_calls") else "")
+        reasoning = _reasoning_of(message)
+        if reasoning is None and (
+            thinking and backend.requires_reasoning_on_tool_calls and out.get("tool_calls")
+        ):
+            # History from instant mode or another model has no reasoning to give
+            # back; an empty one keeps Moonshot's validator from refusing the turn.
+            reasoning = ""
+        if reasoning is not None:
+            for name in backend.reasoning_back:
+                out[name] = reasoning
+        details = message.additional_kwargs.get("reasoning_details")
+        if details and backend.name == "openrouter":
+            out["reasoning_details"] = details
+
+    # ------------------------------------------------------------------ responses
+
+    def _create_chat_result(
+        self,
+        response: dict | openai.BaseModel,
+        generation_info: dict | None = None,
+    ) -> ChatResult:
+        result = super()._create_chat_result(response, generation_info)
+        choices = _as_dict(response).get("choices") or []
+        for generation, choice in zip(result.generations, choices, strict=False):
+            fields = choice.get("message") or {}
+            message = generation.message
+            message.response_metadata["model_provider"] = PROVIDER
+            reasoning = _reasoning_from_fields(fields)
+            if reasoning is not None:
+                message.additional_kwargs["reasoning_content"] = reasoning
+            if fields.get("reasoning_details"):
+                message.additional_kwargs["reasoning_details"] = fields["reasoning_details"]
+        return result
+
+    def _convert_chunk_to_generation_chunk(
+        self,
+        chunk: dict,
+        default_chunk_class: type,
+        base_generation_info: dict | None,
+    ) -> ChatGenerationChunk | None:
+        generation_chunk = super()._convert_chunk_to_generation_chunk(
+            chunk, default_chunk_class, base_generation_info
+        )
+        if generation_chunk is None or not isinstance(generation_chunk.message, AIMessageChunk):
+            return generation_chunk
+        message = generation_chunk.message
+        message.response_metadata["model_provider"] = PROVIDER
+        choices = chunk.get("choices") or []
+        if choices:
+            delta = choices[0].get("delta") or {}
+            reasoning = _reasoning_from_fields(delta)
+            if reasoning:
+                message.additional_kwargs["reasoning_content"] = reasoning
+            if delta.get("reasoning_details"):
+                message.additional_kwargs["reasoning_details"] = delta["reasoning_details"]
+            # Moonshot puts usage on the last choice instead of a trailing chunk.
+            usage = choices[0].get("usage")
+            if usage and message.usage_metadata is None:
+                message.usage_metadata = _create_usage_metadata(usage)
+        return generation_chunk
+
+    def _finish_result(self, result: ChatResult, thinking: bool) -> ChatResult:
+        """Split raw reasoning and tool-call tokens out of non-streamed content."""
+        for generation in result.generations:
+            message = generation.message
+            if not isinstance(message, AIMessage) or not isinstance(message.content, str):
+                continue
+            undecided = thinking and "reasoning_content" not in message.additional_kwargs
+            if not _could_be_raw(message.content, undecided):
+                continue
+            piece = split_raw_output(message.content, thinking=undecided)
+            generation.message = _apply_piece(message, piece)
+            if isinstance(generation, ChatGeneration):
+                generation.text = generation.message.text
+        return result
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        thinking = self._effective_thinking(kwargs.get("thinking"))
+        result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        return self._finish_result(result, thinking)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        thinking = self._effective_thinking(kwargs.get("thinking"))
+        result = await super()._agenerate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        return self._finish_result(result, thinking)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        splitter = _ChunkSplitter(thinking=self._effective_thinking(kwargs.get("thinking")))
+        for chunk in super()._stream(messages, stop=stop, run_manager=None, **kwargs):
+            for out in splitter.push(chunk):
+                if run_manager:
+                    run_manager.on_llm_new_token(out.text, chunk=out)
+                yield out
+        for out in splitter.close():
+            if run_manager:
+                run_manager.on_llm_new_token(out.text, chunk=out)
+            yield out
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        splitter = _ChunkSplitter(thinking=self._effective_thinking(kwargs.get("thinking")))
+        async for chunk in super()._astream(messages, stop=stop, run_manager=None, **kwargs):
+            for out in splitter.push(chunk):
+                if run_manager:
+                    await run_manager.on_llm_new_token(out.text, chunk=out)
+                yield out
+        for out in splitter.close():
+            if run_manager:
+                await run_manager.on_llm_new_token(out.text, chunk=out)
+            yield out
+
+    # ------------------------------------------------------------------ tools, schemas
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable | BaseTool],
+        *,
+        tool_choice: dict | str | bool | None = None,
+        strict: bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools to the model.
+
+        With Moonshot and thinking on, `tool_choice` may only be `"auto"` or `"none"`;
+        other values raise `ValueError` when the model is called.
+
+        Args:
+            tools: Tools as LangChain tools, functions, pydantic models or OpenAI dicts.
+            tool_choice: `"auto"`, `"none"`, `"required"`/`"any"`/`True`, or a tool name.
+            strict: Ask the server for strict argument schemas.
+            parallel_tool_calls: Set to False to ask for one call per turn.
+            **kwargs: Passed on to `bind`.
+        """
+        return super().bind_tools(
+            tools,
+            tool_choice=tool_choice,
+            strict=strict,
+            parallel_tool_calls=parallel_tool_calls,
+            **kwargs,
+        )
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: Literal["function_calling", "json_mode", "json_schema"] | None = None,
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict | BaseModel]:
+        """Return a runnable whose output follows `schema`, in thinking and instant mode.
+
+        Args:
+            schema: A pydantic class, TypedDict, JSON schema or OpenAI function schema.
+            method: `"json_schema"` (the default where the server offers guided JSON),
+                `"function_calling"` (the default on Moonshot, whose API offers no JSON
+                schema mode), or `"json_mode"`. With Moonshot and thinking on, the tool
+                cannot be forced, so it is offered with `tool_choice="auto"` and an
+                answer given as JSON text is parsed as well.
+            include_raw: Return `{"raw", "parsed", "parsing_error"}` instead.
+            strict: Ask for strict schema adherence.
+            **kwargs: Passed on to `bind`.
+        """
+        if method is None:
+            method = "json_schema" if self._backend.supports_json_schema else "function_calling"
+        if method == "json_schema" and not self._backend.supports_json_schema:
+            method = "function_calling"
+        if method != "function_calling":
+            return super().with_structured_output(
+                schema, method=method, include_raw=include_raw, strict=strict, **kwargs
+            )
+        if schema is None:
+            msg = "with_structured_output(method='function_calling') needs a schema."
+            raise ValueError(msg)
+        tool_name = convert_to_openai_tool(schema)["function"]["name"]
+        llm = self.bind_tools(
+            [schema],
+            tool_choice=tool_name,
+            parallel_tool_calls=False,
+            strict=strict,
+            ls_structured_output_format={
+                "kwargs": {"method": method, "strict": strict},
+                "schema": schema,
+            },
+            **{_STRUCTURED_TOOL_KWARG: tool_name},
+            **kwargs,
+        )
+        parser = RunnableLambda(_tool_or_json_parser(schema, tool_name), name="KimiOutputParser")
+        if include_raw:
+            parser_assign = RunnablePassthrough.assign(
+                parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+            )
+            parser_none = RunnablePassthrough.assign(parsed=lambda _: None)
+            with_fallback = parser_assign.with_fallbacks(
+                [parser_none], exception_key="parsing_error"
+            )
+            return RunnableMap(raw=llm) | with_fallback
+        return llm | parser
+
+
+def _tool_or_json_parser(schema: Any, tool_name: str) -> Callable[[AIMessage], Any]:
+    is_pydantic = isinstance(schema, type) and issubclass(schema, BaseModel)
+
+    def parse(message: AIMessage) -> Any:
+        args = next((c["args"] for c in message.tool_calls if c["name"] == tool_name), None)
+        if args is None:
+            text = message.text if isinstance(message.content, list) else message.content
+            try:
+                args = parse_json_markdown(text) if text.strip() else None
+            except json.JSONDecodeError as err:
+                msg = f"The model neither called {tool_name} nor answered with JSON: {text!r}"
+                raise ValueError(msg) from err
+            if isinstance(args, dict) and set(args) == {"name", "arguments"}:
+                args = args["arguments"]
+        if args is None:
+            msg = f"The model did not call {tool_name} and gave no JSON answer."
+            raise ValueError(msg)
+        return schema.model_validate(args) if is_pydantic else args
+
+    return parse
+
+
+def _could_be_raw(content: str, undecided: bool) -> bool:
+    return "<|tool_calls_section_begin|>" in content or (
+        undecided and ("</think>" in content or content.lstrip().startswith("<think>"))
+    )
+
+
+def _apply_piece(message: AIMessage, piece: ParsedPiece) -> AIMessage:
+    """Return `message` with raw reasoning and tool-call tokens moved into their fields."""
+    kwargs = dict(message.additional_kwargs)
+    if piece.reasoning:
+        kwargs["reasoning_content"] = kwargs.get("reasoning_content", "") + piece.reasoning
+    tool_calls = list(message.tool_calls)
+    invalid = list(message.invalid_tool_calls)
+    for call in piece.tool_calls:
+        args = call.parsed_args()
+        if args is None:
+            invalid.append(
+                {
+                    "type": "invalid_tool_call",
+                    "id": call.id,
+                    "name": call.name,
+                    "args": call.arguments,
+                    "error": "Arguments are not a JSON object.",
+                }
+            )
+        else:
+            tool_calls.append({"type": "tool_call", "id": call.id, "name": call.name, "args": args})
+    return message.model_copy(
+        update={
+            "content": piece.content.strip() if tool_calls or invalid else piece.content,
+            "additional_kwargs": kwargs,
+            "tool_calls": tool_calls,
+            "invalid_tool_calls": invalid,
+        }
+    )
+
+
+class _ChunkSplitter:
+    """Route streamed content through a `RawOutputParser`, keeping everything else."""
+
+    def __init__(self, *, thinking: bool) -> None:
+        self._parser = RawOutputParser(thinking=thinking)
+        self._raw_calls = 0
+        self._last_id: str | None = None
+
+    def push(self, chunk: ChatGenerationChunk) -> list[ChatGenerationChunk]:
+        message = chunk.message
+        if not isinstance(message, AIMessageChunk):
+            return [chunk]
+        self._last_id = message.id or self._last_id
+        if message.additional_kwargs.get("reasoning_content"):
+            held = self._parser.server_parses_reasoning()
+            return [*self._fresh(held), chunk]
+        if not isinstance(message.content, str) or not message.content:
+            return [chunk]
+        rewritten = self._rewrite(message, self._parser.feed(message.content))
+        out = ChatGenerationChunk(message=rewritten, generation_info=chunk.generation_info)
+        keep = rewritten.content or rewritten.additional_kwargs or rewritten.tool_call_chunks
+        return [out] if keep or rewritten.usage_metadata or chunk.generation_info else []
+
+    def close(self) -> list[ChatGenerationChunk]:
+        return self._fresh(self._parser.finish())
+
+    def _fresh(self, piece: ParsedPiece) -> list[ChatGenerationChunk]:
+        if not piece:
+            return []
+        message = self._rewrite(AIMessageChunk(content="", id=self._last_id), piece)
+        message.response_metadata["model_provider"] = PROVIDER
+        return [ChatGenerationChunk(message=message)]
+
+    def _rewrite(self, message: AIMessageChunk, piece: ParsedPiece) -> AIMessageChunk:
+        kwargs = dict(message.additional_kwargs)
+        if piece.reasoning:
+            kwargs["reasoning_content"] = piece.reasoning
+        tool_call_chunks = list(message.tool_call_chunks)
+        for call in piece.tool_calls:
+            tool_call_chunks.append(
+                {
+                    "type": "tool_call_chunk",
+                    "name": call.name,
+                    "args": call.arguments,
+                    "id": call.id,
+                    "index": self._raw_calls,
+                }
+            )
+            self._raw_calls += 1
+        return AIMessageChunk(
+            content=piece.content,
+            additional_kwargs=kwargs,
+            response_metadata=dict(message.response_metadata),
+            tool_call_chunks=tool_call_chunks,
+            usage_metadata=message.usage_metadata,
+            id=message.id,
+        )
