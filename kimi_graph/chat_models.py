@@ -18,7 +18,11 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, Runn
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.json import parse_json_markdown
-from langchain_openai.chat_models.base import BaseChatOpenAI, _create_usage_metadata
+from langchain_openai.chat_models.base import (
+    BaseChatOpenAI,
+    _convert_to_openai_response_format,
+    _create_usage_metadata,
+)
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from typing_extensions import Self
 
@@ -232,6 +236,13 @@ class ChatKimi(BaseChatOpenAI):
         payload = super()._get_request_payload(input_, stop=stop, **kwargs)
         backend = self._backend
         payload["model"] = backend.model_id(payload["model"])
+        if "response_format" in payload:
+            # Through extra_body, so the request takes the plain create() path and the
+            # raw-output fallbacks run before the JSON is parsed.
+            fmt = payload.pop("response_format")
+            if isinstance(fmt, type):
+                fmt = _convert_to_openai_response_format(fmt)
+            payload["extra_body"] = {**(payload.get("extra_body") or {}), "response_format": fmt}
         if _thinking_support(self.model_name) == "switch":
             extra = dict(payload.get("extra_body") or {})
             for key, value in backend.thinking_fields(thinking).items():
@@ -487,26 +498,39 @@ class ChatKimi(BaseChatOpenAI):
             method = "json_schema" if self._backend.supports_json_schema else "function_calling"
         if method == "json_schema" and not self._backend.supports_json_schema:
             method = "function_calling"
-        if method != "function_calling":
-            return super().with_structured_output(
-                schema, method=method, include_raw=include_raw, strict=strict, **kwargs
-            )
-        if schema is None:
-            msg = "with_structured_output(method='function_calling') needs a schema."
+        if schema is None and method != "json_mode":
+            msg = f"with_structured_output(method={method!r}) needs a schema."
             raise ValueError(msg)
-        tool_name = convert_to_openai_tool(schema)["function"]["name"]
-        llm = self.bind_tools(
-            [schema],
-            tool_choice=tool_name,
-            parallel_tool_calls=False,
-            strict=strict,
-            ls_structured_output_format={
-                "kwargs": {"method": method, "strict": strict},
-                "schema": schema,
-            },
-            **{_STRUCTURED_TOOL_KWARG: tool_name},
-            **kwargs,
-        )
+        function = convert_to_openai_tool(schema)["function"] if schema is not None else {}
+        tool_name = function.get("name", "")
+        traced = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
+        if method == "function_calling":
+            llm = self.bind_tools(
+                [schema],
+                tool_choice=tool_name,
+                parallel_tool_calls=False,
+                strict=strict,
+                ls_structured_output_format=traced,
+                **{_STRUCTURED_TOOL_KWARG: tool_name},
+                **kwargs,
+            )
+        elif method == "json_schema":
+            json_schema = {"name": tool_name, "schema": function.get("parameters", {})}
+            if strict is not None:
+                json_schema["strict"] = strict
+            response_format = {"type": "json_schema", "json_schema": json_schema}
+            llm = self.bind(
+                response_format=response_format, ls_structured_output_format=traced, **kwargs
+            )
+        elif method == "json_mode":
+            llm = self.bind(
+                response_format={"type": "json_object"},
+                ls_structured_output_format=traced,
+                **kwargs,
+            )
+        else:
+            msg = f"Unknown method {method!r}: use function_calling, json_schema or json_mode."
+            raise ValueError(msg)
         parser = RunnableLambda(_tool_or_json_parser(schema, tool_name), name="KimiOutputParser")
         if include_raw:
             parser_assign = RunnablePassthrough.assign(
@@ -521,6 +545,7 @@ class ChatKimi(BaseChatOpenAI):
 
 
 def _tool_or_json_parser(schema: Any, tool_name: str) -> Callable[[AIMessage], Any]:
+    """Parse the schema's tool call, else JSON in the answer (all methods, all servers)."""
     is_pydantic = isinstance(schema, type) and issubclass(schema, BaseModel)
 
     def parse(message: AIMessage) -> Any:

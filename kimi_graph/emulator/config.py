@@ -1,0 +1,84 @@
+"""Configuration and request-log records of the K2.5 emulator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DIALECTS: tuple[str, ...] = (
+    "moonshot",
+    "vllm",
+    "vllm-legacy",
+    "sglang",
+    "llamacpp",
+    "openrouter",
+    "raw",
+)
+"""Every server dialect the emulator speaks, in documentation order."""
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Knobs of one emulator instance.
+
+    Attributes:
+        host: Interface to bind (loopback only in tests).
+        port: TCP port; ``0`` picks a free one.
+        default_dialect: Dialect served under the bare ``/v1`` prefix.
+        latency: Seconds to wait before the first byte of every response.
+        token_delay: Seconds to wait between two streamed chunks.
+        chunk_words: Words per streamed text chunk.
+        error_rate: Probability in ``[0, 1]`` that a request fails with a random 429 or 500.
+        seed: Seed of the random generator behind ``error_rate``.
+        backlog: Listen backlog of the server socket (bursts of connections).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    default_dialect: str = "moonshot"
+    latency: float = 0.0
+    token_delay: float = 0.0
+    chunk_words: int = 3
+    error_rate: float = 0.0
+    seed: int = 0
+    backlog: int = 2048
+
+    def __post_init__(self) -> None:
+        if self.default_dialect not in DIALECTS:
+            raise ValueError(
+                f"unknown dialect {self.default_dialect!r}; expected one of {DIALECTS}"
+            )
+        if self.chunk_words < 1:
+            raise ValueError("chunk_words must be >= 1")
+        if not 0.0 <= self.error_rate <= 1.0:
+            raise ValueError("error_rate must be within [0, 1]")
+
+
+@dataclass
+class RequestRecord:
+    """One chat-completion request as the emulator saw and answered it.
+
+    Attributes:
+        dialect: Dialect of the route that received the request.
+        path: Request path.
+        body: Parsed JSON body (``{}`` when it was not a JSON object).
+        status: HTTP status answered; ``0`` while in flight or when the connection was
+            dropped before a status line was sent.
+        thinking: Whether the server understood thinking to be on.
+        stream: Whether a streamed answer was requested.
+        history_reasoning: For each assistant message of the current tool chain, the
+            reasoning text the server read from it under the dialect's input rule.
+        last_user: Text of the last user message.
+        started: ``time.monotonic()`` at arrival.
+        finished: ``time.monotonic()`` when the answer was complete (``None`` in flight).
+    """
+
+    dialect: str
+    path: str
+    body: dict
+    status: int = 0
+    thinking: bool = False
+    stream: bool = False
+    history_reasoning: list[str] = field(default_factory=list)
+    last_user: str = ""
+    started: float = 0.0
+    finished: float | None = None
