@@ -2,5 +2,22 @@
 
 from kimi_graph._version import __version__
 from kimi_graph.chat_models import ChatKimi
+from kimi_graph.modes import (
+    Mode,
+    create_agent_graph,
+    create_graph,
+    create_instant_graph,
+    create_swarm_graph,
+    create_thinking_graph,
+)
 
-__all__ = ["ChatKimi", "__version__"]
+__all__ = [
+    "ChatKimi",
+    "Mode",
+    "__version__",
+    "create_agent_graph",
+    "create_graph",
+    "create_instant_graph",
+    "create_swarm_graph",
+    "create_thinking_graph",
+]

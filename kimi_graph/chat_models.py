@@ -24,6 +24,7 @@ from langchain_openai.chat_models.base import (
     _create_usage_metadata,
 )
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic.v1 import BaseModel as BaseModelV1
 from typing_extensions import Self
 
 from kimi_graph.backends import (
@@ -34,13 +35,13 @@ from kimi_graph.backends import (
     Backend,
     resolve_backend,
 )
+from kimi_graph.content_blocks import PROVIDER
 from kimi_graph.parsing import ParsedPiece, RawOutputParser, split_raw_output
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.moonshot.ai/v1"
 DEFAULT_MODEL = "kimi-k2.5"
-PROVIDER = "moonshot"
 _STRUCTURED_TOOL_KWARG = "kimi_structured_tool"
 
 #: Model ids that never think (the K2 instruct line) and that always think.
@@ -211,7 +212,7 @@ class ChatKimi(BaseChatOpenAI):
         kwargs.pop("thinking", None)
         kwargs.pop(_STRUCTURED_TOOL_KWARG, None)
         params = super()._get_ls_params(stop=stop, **kwargs)
-        params["ls_provider"] = PROVIDER if self._backend.name == "moonshot" else self._backend.name
+        params["ls_provider"] = self._backend.name
         return params
 
     # ------------------------------------------------------------------ requests
@@ -252,12 +253,12 @@ class ChatKimi(BaseChatOpenAI):
             payload["extra_body"] = extra
         if backend.fixed_sampling and _thinking_support(self.model_name) == "switch":
             self._apply_fixed_sampling(payload, thinking)
-        if backend.thinking_tool_choice_auto_only and thinking:
-            self._check_tool_choice(payload, structured_tool)
         messages = self._convert_input(input_).to_messages()
         for message, message_dict in zip(messages, payload["messages"], strict=True):
             if isinstance(message, AIMessage):
                 self._write_reasoning_back(message, message_dict, thinking)
+        if backend.thinking_tool_choice_auto_only and thinking:
+            self._check_tool_choice(payload, structured_tool)
         return payload
 
     def _apply_fixed_sampling(self, payload: dict, thinking: bool) -> None:
@@ -288,8 +289,19 @@ class ChatKimi(BaseChatOpenAI):
             return
         named = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
         if structured_tool and named == structured_tool:
-            # Structured output in thinking mode: let the model choose the one tool.
+            # Structured output in thinking mode: the tool cannot be forced, so it is
+            # offered with "auto" and the model is told to answer with it.
             payload["tool_choice"] = "auto"
+            hint = f"Respond by calling the `{structured_tool}` tool with your answer."
+            messages = payload["messages"]
+            if (
+                messages
+                and messages[0].get("role") == "system"
+                and isinstance(messages[0].get("content"), str)
+            ):
+                messages[0] = {**messages[0], "content": f"{messages[0]['content']}\n\n{hint}"}
+            else:
+                messages.insert(0, {"role": "system", "content": hint})
             return
         shown = "required" if choice in ("required", "any", True) else f"{named or choice!r}"
         msg = (
@@ -546,7 +558,7 @@ class ChatKimi(BaseChatOpenAI):
 
 def _tool_or_json_parser(schema: Any, tool_name: str) -> Callable[[AIMessage], Any]:
     """Parse the schema's tool call, else JSON in the answer (all methods, all servers)."""
-    is_pydantic = isinstance(schema, type) and issubclass(schema, BaseModel)
+    is_pydantic = isinstance(schema, type) and issubclass(schema, (BaseModel, BaseModelV1))
 
     def parse(message: AIMessage) -> Any:
         args = next((c["args"] for c in message.tool_calls if c["name"] == tool_name), None)
@@ -562,7 +574,11 @@ def _tool_or_json_parser(schema: Any, tool_name: str) -> Callable[[AIMessage], A
         if args is None:
             msg = f"The model did not call {tool_name} and gave no JSON answer."
             raise ValueError(msg)
-        return schema.model_validate(args) if is_pydantic else args
+        if not is_pydantic:
+            return args
+        if issubclass(schema, BaseModelV1):
+            return schema.parse_obj(args)
+        return schema.model_validate(args)
 
     return parse
 

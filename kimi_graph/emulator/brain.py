@@ -164,8 +164,52 @@ def _swarm_calls(name: str, params: dict, items: list[str], text: str) -> list[d
     return out
 
 
+_GENERIC_WORDS = frozenset(
+    {"tool", "tools", "function", "call", "make", "current", "data", "info", "value", "result"}
+)
+
+
+def _topic_words(name: str) -> set[str]:
+    """Words of a tool name a user would use for its topic (``get_weather``: weather)."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
+    words = {w.lower() for w in re.split(r"[^A-Za-z]+", spaced)}
+    return {w for w in words if len(w) >= 4 and w not in _GENERIC_WORDS}
+
+
+def _relevant_tools(text: str, functions: dict[str, dict]) -> list[str]:
+    """Tools the text names, else tools whose topic words it uses, in order of mention."""
+    hits = []
+    for name in functions:
+        m = re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text, re.IGNORECASE)
+        if m:
+            hits.append((m.start(), name))
+    if not hits:
+        lowered = text.lower()
+        for name in functions:
+            for word in _topic_words(name):
+                m = re.search(rf"\b{re.escape(word)}", lowered)
+                if m:
+                    hits.append((m.start(), name))
+                    break
+    return [name for _, name in sorted(hits)]
+
+
+_INSTRUCTED = re.compile(
+    r"(?:respond|answer|reply)\s+(?:only\s+)?by\s+calling\s+(?:the\s+)?`?(\w+)`?"
+)
+
+
+def _instructed_tools(system_text: str, functions: dict[str, dict]) -> list[str]:
+    """Tools a system message tells the model to answer with ("respond by calling X")."""
+    return [n for n in _INSTRUCTED.findall(system_text) if n in functions]
+
+
 def _plan_calls(
-    d: Directives, k: int, functions: dict[str, dict], tool_choice: Any
+    d: Directives,
+    k: int,
+    functions: dict[str, dict],
+    tool_choice: Any,
+    system_text: str = "",
 ) -> list[tuple[str, dict | None]]:
     """Decide which tools to call on this turn (``None`` arguments: synthesise them)."""
     if tool_choice == "none":
@@ -184,12 +228,8 @@ def _plan_calls(
                 (task_tool, a) for a in _swarm_calls(task_tool, functions[task_tool], items, d.text)
             ]
         else:
-            hits = []
-            for name in functions:
-                m = re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", d.text, re.IGNORECASE)
-                if m:
-                    hits.append((m.start(), name))
-            calls = [(name, None) for _, name in sorted(hits)]
+            names = _relevant_tools(d.text, functions) or _instructed_tools(system_text, functions)
+            calls = [(name, None) for name in names]
     if isinstance(tool_choice, dict):
         forced = (tool_choice.get("function") or {}).get("name")
         if isinstance(forced, str) and forced in functions:
@@ -276,7 +316,10 @@ def decide(body: dict, thinking: bool, d: Directives) -> Turn:
             break
         results.insert(0, strip_directives(message_text(m.get("content"))))
     functions = _functions(body.get("tools"))
-    planned = _plan_calls(d, k, functions, body.get("tool_choice"))
+    system_text = " ".join(
+        message_text(m.get("content")) for m in messages if m.get("role") == "system"
+    )
+    planned = _plan_calls(d, k, functions, body.get("tool_choice"), system_text)
     if body.get("parallel_tool_calls") is False:
         planned = planned[:1]
     prior = sum(

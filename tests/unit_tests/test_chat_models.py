@@ -120,9 +120,7 @@ def test_thinking_switch_per_backend(backend: str, thinking: bool, expected: dic
 
 
 def test_thinking_switch_merges_user_template_kwargs() -> None:
-    llm = ChatKimi(
-        base_url=VLLM_URL, extra_body={"chat_template_kwargs": {"x": 1}, "top_k": 20}
-    )
+    llm = ChatKimi(base_url=VLLM_URL, extra_body={"chat_template_kwargs": {"x": 1}, "top_k": 20})
     body = _payload(llm, "hi", thinking=False)["extra_body"]
     assert body == {"chat_template_kwargs": {"x": 1, "thinking": False}, "top_k": 20}
 

@@ -1,0 +1,68 @@
+"""The four modes of K2.5 as LangGraph graphs, and `create_graph` to pick one."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from langgraph.graph.state import CompiledStateGraph
+
+from kimi_graph.modes._model import ModelLike, make_model_node
+from kimi_graph.modes.agent import create_agent_graph
+from kimi_graph.modes.instant import create_instant_graph
+from kimi_graph.modes.swarm import create_swarm_graph
+from kimi_graph.modes.thinking import create_thinking_graph
+
+
+class Mode(str, Enum):
+    """K2.5's four modes."""
+
+    INSTANT = "instant"
+    THINKING = "thinking"
+    AGENT = "agent"
+    SWARM = "swarm"
+
+
+def create_graph(
+    mode: Mode | str,
+    *,
+    model: ModelLike | None = None,
+    tools: list[Any] | None = None,
+    **options: Any,
+) -> CompiledStateGraph:
+    """Create the graph of one mode.
+
+    Args:
+        mode: `"instant" | "thinking" | "agent" | "swarm"` or a `Mode`.
+        model: The chat model; None means `ChatKimi()` from the environment.
+        tools: Tools for agent and swarm mode (ignored by instant and thinking).
+        **options: Passed to the mode's `create_*_graph` (e.g. `checkpointer=`,
+            `system_prompt=`, `max_steps=`, `max_subagents=`).
+
+    Raises:
+        ValueError: If `mode` is not one of the four modes.
+    """
+    try:
+        chosen = Mode(mode.lower() if isinstance(mode, str) else mode)
+    except ValueError:
+        known = ", ".join(m.value for m in Mode)
+        msg = f"Unknown mode {mode!r}; expected one of: {known}."
+        raise ValueError(msg) from None
+    if chosen is Mode.INSTANT:
+        return create_instant_graph(model, **options)
+    if chosen is Mode.THINKING:
+        return create_thinking_graph(model, **options)
+    if chosen is Mode.AGENT:
+        return create_agent_graph(model, tools, **options)
+    return create_swarm_graph(model, tools, **options)
+
+
+__all__ = [
+    "Mode",
+    "create_agent_graph",
+    "create_graph",
+    "create_instant_graph",
+    "create_swarm_graph",
+    "create_thinking_graph",
+    "make_model_node",
+]

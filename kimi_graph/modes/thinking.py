@@ -1,0 +1,43 @@
+"""Thinking mode: K2.5 with reasoning on; the answer carries `reasoning_content`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph.state import CompiledStateGraph
+
+from kimi_graph.modes._model import ModelLike
+from kimi_graph.modes.chat import build_chat_graph
+
+
+def create_thinking_graph(
+    model: ModelLike | None = None,
+    *,
+    system_prompt: str | None = None,
+    checkpointer: Any = None,
+    store: Any = None,
+    name: str = "kimi-thinking",
+) -> CompiledStateGraph:
+    """Create the thinking-mode graph: one model call with thinking on.
+
+    The final `AIMessage` carries the chain of thought in
+    `additional_kwargs["reasoning_content"]` and as a `reasoning` content block.
+
+    Args:
+        model: A `ChatKimi` (or any chat model); None means `ChatKimi()` from the env.
+        system_prompt: Prepended when the conversation has no system message.
+        checkpointer: A LangGraph checkpointer, for threads that continue.
+        store: A LangGraph store.
+        name: The compiled graph's name (Studio, traces).
+
+    Returns:
+        A compiled graph taking and returning `{"messages": [...]}`.
+    """
+    return build_chat_graph(
+        model,
+        thinking=True,
+        system_prompt=system_prompt,
+        checkpointer=checkpointer,
+        store=store,
+        name=name,
+    )

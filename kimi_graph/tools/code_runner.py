@@ -1,0 +1,474 @@
+"""`run_python`: run a Python program in a resource-limited child process.
+
+How one run is contained:
+
+- a fresh temporary working directory (also ``HOME`` and ``TMPDIR``), deleted
+  after the run;
+- an environment built from a small allow-list (``PATH``, ``LANG``, ``LC_ALL``,
+  ``HOME``, ``TMPDIR``), so API keys and tokens of the parent are not inherited;
+  the interpreter runs in isolated mode (``-I``: no ``PYTHON*`` variables, no user
+  site-packages);
+- stdin is ``/dev/null``;
+- limits set with `resource.setrlimit` by a small wrapper that then ``exec``s the
+  program (no ``preexec_fn``, which is unsafe in threaded parents): address space
+  (memory), CPU seconds, size of written files, open files, no core dumps, and
+  processes/threads of the user (`RLIMIT_NPROC`, which the kernel does not apply
+  to root);
+- a wall-clock timeout after which the whole process group is killed; the group
+  is also killed when the program exits, so background children do not survive
+  it;
+- stdout and stderr are read continuously, but only the first and last
+  ``max_output_chars / 2`` bytes of each are kept.
+
+Not contained: network access and reads of world-readable files. A process that
+starts its own session (``setsid``) leaves the process group and is not killed.
+For untrusted code at scale, run this inside a container or VM as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForToolRun,
+    CallbackManagerForToolRun,
+)
+from langchain_core.tools import BaseTool
+from pydantic import BaseModel, Field
+
+from kimi_graph.tools._errors import SandboxError, format_validation_error
+
+__all__ = ["PythonRunnerTool", "RunPythonInput", "make_run_python", "run_python"]
+
+DEFAULT_TIMEOUT = 10.0
+"""Wall-clock seconds before the process group is killed."""
+DEFAULT_MEMORY_MB = 256
+"""Address-space limit of the child, in MiB."""
+DEFAULT_MAX_OUTPUT_CHARS = 10_000
+"""Characters of stdout and of stderr kept (each)."""
+DEFAULT_FILE_SIZE_MB = 16
+"""Largest file the child may write, in MiB."""
+DEFAULT_MAX_PROCESSES = 32
+"""Extra processes/threads the child may create (not enforced for root)."""
+MAX_CODE_CHARS = 100_000
+
+_SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+_SETUP_FAILED = 125
+# Runs in the child: apply the limits, then replace itself with the program.
+_WRAPPER = """\
+import json, os, resource, sys
+try:
+    for name, (soft, hard) in json.loads(sys.argv[1]).items():
+        kind = getattr(resource, name, None)
+        if kind is None:
+            continue
+        _, cur_hard = resource.getrlimit(kind)
+        if cur_hard != resource.RLIM_INFINITY:
+            hard = min(hard, cur_hard)
+            soft = min(soft, hard)
+        resource.setrlimit(kind, (soft, hard))
+except Exception as e:
+    sys.stderr.write("sandbox setup failed: %r\\n" % (e,))
+    sys.exit(125)
+os.execv(sys.executable, [sys.executable, "-I", "-u", "-X", "utf8", sys.argv[2]])
+"""
+
+
+class RunPythonInput(BaseModel):
+    """Arguments of `run_python`."""
+
+    code: str = Field(
+        description=(
+            "A complete Python 3 program. Print what you want to see; the value of the "
+            "last expression is not shown."
+        ),
+        min_length=1,
+        max_length=MAX_CODE_CHARS,
+    )
+
+
+class PythonRunnerTool(BaseTool):
+    """Run Python code in a subprocess with time, memory and output limits.
+
+    See the module docstring for what is and is not contained.
+
+    Instantiate:
+        ```python
+        from kimi_graph.tools import make_run_python
+
+        runner = make_run_python(timeout=5.0, memory_mb=128)
+        print(runner.invoke({"code": "print(2 ** 100)"}))
+        ```
+    """
+
+    name: str = "run_python"
+    description: str = (
+        "Run a self-contained Python 3 program in a fresh sandboxed process and return "
+        "its exit status, stdout and stderr. Use it for calculations, data processing "
+        "and checking code. Print the results you need. Nothing persists between "
+        "calls (variables, files); the working directory is a new empty temporary "
+        "directory; there is no stdin. Do not rely on network access. Limits: "
+        "{timeout:g} s wall time, {memory} MiB memory, {files} MiB per written file; "
+        "long output is clipped."
+    )
+    args_schema: type[BaseModel] = RunPythonInput
+    handle_tool_error: bool = True
+    handle_validation_error: Any = format_validation_error
+
+    timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0)
+    """Wall-clock seconds before the whole process group is killed."""
+    memory_mb: int = Field(default=DEFAULT_MEMORY_MB, gt=0)
+    """Address-space limit (`RLIMIT_AS`) in MiB."""
+    max_output_chars: int = Field(default=DEFAULT_MAX_OUTPUT_CHARS, gt=0)
+    """Characters kept of stdout and of stderr (each); the middle is clipped."""
+    file_size_mb: int = Field(default=DEFAULT_FILE_SIZE_MB, ge=0)
+    """Largest file the program may write (`RLIMIT_FSIZE`) in MiB."""
+    max_processes: int = Field(default=DEFAULT_MAX_PROCESSES, ge=1)
+    """Extra processes/threads the program may create (`RLIMIT_NPROC`, not for root)."""
+    python: str = Field(default_factory=lambda: sys.executable)
+    """The interpreter to run; by default the one running this code."""
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Fill the limits into the description the model sees."""
+        super().model_post_init(context)
+        if "{timeout" in self.description:
+            self.description = self.description.format(
+                timeout=self.timeout, memory=self.memory_mb, files=self.file_size_mb
+            )
+
+    def _run(self, code: str, run_manager: CallbackManagerForToolRun | None = None) -> str:
+        return self.execute(code).render(self)
+
+    async def _arun(
+        self, code: str, run_manager: AsyncCallbackManagerForToolRun | None = None
+    ) -> str:
+        # The run is supervised in a worker thread; if this task is cancelled, the
+        # thread still kills the child at the timeout and removes the directory.
+        result = await asyncio.to_thread(self.execute, code)
+        return result.render(self)
+
+    def execute(self, code: str) -> RunResult:
+        """Run ``code`` and collect its result.
+
+        Args:
+            code: The Python program.
+
+        Returns:
+            The exit status, captured output and what, if anything, stopped it.
+
+        Raises:
+            SandboxError: If the child process cannot be started.
+        """
+        if os.name != "posix":
+            msg = "Error: run_python is only available on POSIX systems (Linux, macOS)."
+            raise SandboxError(msg)
+        workdir = tempfile.mkdtemp(prefix="kimi-run-")
+        try:
+            script = Path(workdir, "main.py")
+            script.write_text(code, encoding="utf-8")
+            argv = [self.python, "-I", "-c", _WRAPPER, json.dumps(self._limits()), str(script)]
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=workdir,
+                    env=_minimal_env(workdir),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                    close_fds=True,
+                )
+            except OSError as e:
+                msg = f"Error: run_python could not start the interpreter: {e}"
+                raise SandboxError(msg) from e
+            try:
+                result = _supervise(proc, self.timeout, self.max_output_chars)
+            except BaseException:  # e.g. KeyboardInterrupt: never leave the child running
+                _kill_group(proc.pid)
+                proc.wait()
+                raise
+        finally:
+            _remove_tree(workdir)
+        if result.returncode == _SETUP_FAILED and b"sandbox setup failed" in result.stderr.head:
+            msg = f"Error: run_python could not apply its limits: {result.stderr.text().strip()}"
+            raise SandboxError(msg)
+        return result
+
+    def _limits(self) -> dict[str, tuple[int, int]]:
+        mib = 1024 * 1024
+        cpu = math.ceil(self.timeout) + 1
+        limits = {
+            "RLIMIT_AS": (self.memory_mb * mib, self.memory_mb * mib),
+            "RLIMIT_CPU": (cpu, cpu + 1),
+            "RLIMIT_FSIZE": (self.file_size_mb * mib, self.file_size_mb * mib),
+            "RLIMIT_NOFILE": (256, 256),
+            "RLIMIT_CORE": (0, 0),
+        }
+        nproc = _current_task_count()
+        if nproc is not None:
+            limit = nproc + self.max_processes
+            limits["RLIMIT_NPROC"] = (limit, limit)
+        return limits
+
+
+@dataclass
+class _Capture:
+    """Keep the first and last ``limit / 2`` bytes of a stream and count the rest."""
+
+    limit: int
+    head: bytearray = field(default_factory=bytearray)
+    tail: bytearray = field(default_factory=bytearray)
+    total: int = 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.limit // 2 - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail += data
+            keep = self.limit - self.limit // 2
+            if len(self.tail) > keep:
+                del self.tail[: len(self.tail) - keep]
+
+    @property
+    def clipped(self) -> int:
+        return self.total - len(self.head) - len(self.tail)
+
+    def text(self) -> str:
+        head = self.head.decode("utf-8", errors="replace")
+        tail = self.tail.decode("utf-8", errors="replace")
+        if self.clipped:
+            return f"{head}\n[... {self.clipped} bytes clipped ...]\n{tail}"
+        return head + tail
+
+
+@dataclass
+class RunResult:
+    """What one `run_python` call produced."""
+
+    returncode: int
+    stdout: _Capture
+    stderr: _Capture
+    timed_out: bool
+    elapsed: float
+
+    def notes(self, tool: PythonRunnerTool) -> list[str]:
+        """Explain why the program stopped and what was clipped."""
+        notes = []
+        err = bytes(self.stderr.head + self.stderr.tail)
+        if self.timed_out:
+            notes.append(f"timed out after {tool.timeout:g}s; the process was killed")
+        elif self.returncode < 0:
+            notes.append(_signal_note(-self.returncode, tool))
+        elif self.returncode != 0 and b"MemoryError" in err:
+            notes.append(f"memory limit of {tool.memory_mb} MiB reached (MemoryError)")
+        if b"[Errno 27]" in err or b"File too large" in err:
+            notes.append(f"file size limit of {tool.file_size_mb} MiB reached")
+        for name, capture in (("stdout", self.stdout), ("stderr", self.stderr)):
+            if capture.clipped:
+                notes.append(
+                    f"{name} clipped: kept the first and last {capture.limit // 2} of "
+                    f"{capture.total} bytes"
+                )
+        return notes
+
+    def render(self, tool: PythonRunnerTool) -> str:
+        """Format the result for the model."""
+        lines = [f"Exit status: {self.returncode}"]
+        lines += [f"Note: {note}" for note in self.notes(tool)]
+        out, err = self.stdout.text(), self.stderr.text()
+        if out:
+            lines += ["--- stdout ---", out.rstrip("\n")]
+        if err:
+            lines += ["--- stderr ---", err.rstrip("\n")]
+        if not out and not err:
+            lines.append("(no output)")
+        return "\n".join(lines)
+
+
+def make_run_python(
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+    file_size_mb: int = DEFAULT_FILE_SIZE_MB,
+    max_processes: int = DEFAULT_MAX_PROCESSES,
+) -> PythonRunnerTool:
+    """Build a `run_python` tool with its own limits.
+
+    Args:
+        timeout: Wall-clock seconds before the process group is killed; CPU time is
+            limited to about the same.
+        memory_mb: Address-space limit of the program in MiB.
+        max_output_chars: Characters kept of stdout and of stderr (each).
+        file_size_mb: Largest file the program may write, in MiB.
+        max_processes: Extra processes/threads the program may create (not
+            enforced when running as root).
+
+    Returns:
+        A configured `PythonRunnerTool` named ``"run_python"``.
+    """
+    return PythonRunnerTool(
+        timeout=timeout,
+        memory_mb=memory_mb,
+        max_output_chars=max_output_chars,
+        file_size_mb=file_size_mb,
+        max_processes=max_processes,
+    )
+
+
+run_python = make_run_python()
+"""The default `run_python` tool: 10 s, 256 MiB, 10,000 characters of output."""
+
+
+# -- helpers ----------------------------------------------------------------------
+
+
+def _minimal_env(workdir: str) -> dict[str, str]:
+    return {
+        "PATH": _SAFE_PATH,
+        "HOME": workdir,
+        "TMPDIR": workdir,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+    }
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _current_task_count() -> int | None:
+    """Count the tasks (processes and threads) of this user, as `RLIMIT_NPROC` does."""
+    if _is_root() or not Path("/proc/self/task").is_dir():
+        return None  # root ignores RLIMIT_NPROC; elsewhere there is no cheap count
+    uid = os.getuid()
+    count = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if entry.stat().st_uid == uid:
+                count += len(os.listdir(f"/proc/{entry.name}/task"))
+    return count
+
+
+def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
+    """Check for exit without reaping, so the process group id stays reserved."""
+    waitid = getattr(os, "waitid", None)
+    if waitid is None:
+        return proc.poll() is not None
+    try:
+        info = waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return info is not None
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _supervise(proc: subprocess.Popen[bytes], timeout: float, max_chars: int) -> RunResult:
+    start = time.monotonic()
+    deadline = start + timeout
+    captures: dict[int, _Capture] = {}
+    streams: list[IO[bytes]] = [s for s in (proc.stdout, proc.stderr) if s is not None]
+    timed_out = False
+    exited = False
+    with selectors.DefaultSelector() as selector:
+        for stream in streams:
+            os.set_blocking(stream.fileno(), False)
+            selector.register(stream.fileno(), selectors.EVENT_READ)
+            captures[stream.fileno()] = _Capture(max_chars)
+        while selector.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 and not exited:
+                timed_out = True
+                _kill_group(proc.pid)
+                exited = True
+                # Give the pipes a moment to deliver what was written before the kill.
+                deadline = time.monotonic() + 0.5
+                continue
+            if remaining <= 0:
+                break  # a process outside the group still holds the pipes
+            if not exited and _has_exited(proc):
+                exited = True
+                _kill_group(proc.pid)  # background children must not outlive the run
+            for key, _ in selector.select(timeout=min(max(remaining, 0), 0.05)):
+                fd = int(key.fd)
+                try:
+                    data = os.read(fd, 65536)
+                except BlockingIOError:
+                    continue
+                if data:
+                    captures[fd].add(data)
+                else:
+                    selector.unregister(fd)
+    # The pipes are closed; wait for the exit itself (a program may close them early).
+    while not exited:
+        if _has_exited(proc):
+            exited = True
+        elif time.monotonic() >= deadline:
+            timed_out = exited = True
+        else:
+            time.sleep(0.02)
+    # Not reaped yet, so the group id is still ours: kill stragglers or the timed-out run.
+    _kill_group(proc.pid)
+    returncode = proc.wait()
+    for stream in streams:
+        stream.close()
+    stdout, stderr = captures.values()
+    return RunResult(
+        returncode=returncode,
+        stdout=stdout,
+        stderr=stderr,
+        timed_out=timed_out,
+        elapsed=time.monotonic() - start,
+    )
+
+
+def _signal_note(signum: int, tool: PythonRunnerTool) -> str:
+    name = _signal_name(signum)
+    if signum == getattr(signal, "SIGXCPU", None):
+        return f"killed by {name}: CPU time limit reached"
+    if signum == getattr(signal, "SIGXFSZ", None):
+        return f"killed by {name}: file size limit of {tool.file_size_mb} MiB reached"
+    if signum == signal.SIGKILL:
+        return f"killed by {name} (possibly out of memory; the limit is {tool.memory_mb} MiB)"
+    if signum == signal.SIGSEGV:
+        return f"crashed with {name} (possibly the memory limit of {tool.memory_mb} MiB)"
+    return f"killed by {name}"
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _remove_tree(path: str) -> None:
+    """Delete the working directory even if the program made parts of it read-only."""
+    for root, dirs, _files in os.walk(path):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                Path(root, name).chmod(0o700)
+    shutil.rmtree(path, ignore_errors=True)
