@@ -121,10 +121,12 @@ def create_agent_graph(
         msg = f"max_steps must be at least 1, got {max_steps}."
         raise ValueError(msg)
     tools = list(tools or [])
-    llm = with_thinking(default_model(model), thinking)
+    llm = default_model(model)
     if tools:
         extra = {} if parallel_tool_calls is None else {"parallel_tool_calls": parallel_tool_calls}
         llm = llm.bind_tools(tools, **extra)  # type: ignore[union-attr]
+    # After bind_tools: a RunnableBinding's bind_tools would drop earlier kwargs.
+    llm = with_thinking(llm, thinking)
 
     def prepare(state: dict[str, Any]) -> tuple[list[AnyMessage], AIMessage | None]:
         messages = state["messages"]

@@ -56,11 +56,22 @@ class Worker:
 
     @classmethod
     def build(
-        cls, model: ModelLike, tools: Sequence[Any], *, max_steps: int, limit: int | None
+        cls,
+        model: ModelLike,
+        tools: Sequence[Any],
+        *,
+        thinking: bool,
+        max_steps: int,
+        limit: int | None,
     ) -> Worker:
         """Compile the sub-agent graph for one worker model."""
         agent = create_agent_graph(
-            model, tools, max_steps=max_steps, checkpointer=False, name="kimi-subagent"
+            model,
+            tools,
+            thinking=thinking,
+            max_steps=max_steps,
+            checkpointer=False,
+            name="kimi-subagent",
         )
         slots = threading.BoundedSemaphore(limit) if limit else None
         return cls(agent, _label(model), 2 * max_steps + 5, limit, slots)

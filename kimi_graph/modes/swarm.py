@@ -175,16 +175,21 @@ def create_swarm_graph(
     worker_models = list(workers_in) if isinstance(workers_in, (list, tuple)) else [workers_in]
     workers = [
         Worker.build(
-            with_thinking(m, subagent_thinking),
+            m,
             tools or [],
+            thinking=subagent_thinking,
             max_steps=subagent_max_steps,
             limit=max_concurrency_per_worker,
         )
         for m in worker_models
     ]
     runner = SubagentRunner(workers, timeout=subagent_timeout, max_result_chars=max_result_chars)
-    orchestrator_llm = with_thinking(boss, True).bind_tools([ASSIGN_TASK_TOOL])  # type: ignore[union-attr]
-    synthesis_llm = with_thinking(boss, True).bind_tools([ASSIGN_TASK_TOOL], tool_choice="none")  # type: ignore[union-attr]
+    # Thinking is bound after the tools: a binding's bind_tools drops earlier kwargs.
+    orchestrator_llm = with_thinking(boss.bind_tools([ASSIGN_TASK_TOOL]), True)  # type: ignore[union-attr]
+    synthesis_llm = with_thinking(
+        boss.bind_tools([ASSIGN_TASK_TOOL], tool_choice="none"),  # type: ignore[union-attr]
+        True,
+    )
     rounds_note = prompts.ROUNDS_NOTE.format(max_rounds=max_rounds) if max_rounds > 1 else ""
     orchestrator_prompt = system_prompt or prompts.ORCHESTRATOR_PROMPT.format(
         max_subagents=max_subagents, rounds_note=rounds_note
