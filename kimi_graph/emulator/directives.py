@@ -10,7 +10,7 @@ from typing import Any
 _CALL_HEAD = re.compile(r"\[\[\s*(call|loop)\s+([^\s\]{]+)\s*", re.IGNORECASE)
 _GENERIC = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
 _FAULT = re.compile(
-    r"fault\s+(?:(?P<status>\d{3})(?:\s+x(?P<times>\d+))?|hang\s+(?P<hang>\d+(?:\.\d+)?)"
+    r"fault\s+(?:(?P<status>\d{3})(?:\s+x(?P<times>\d+))?|hang\s+(?P<hang>\d+(?:\.\d+)?)(?:\s+x(?P<hang_times>\d+))?"
     r"|(?P<word>cut|malformed))\s*$",
     re.IGNORECASE,
 )
@@ -41,6 +41,7 @@ class Directives:
         fault_status: HTTP status to fail with (500 or 429).
         fault_times: Only fail the first N requests of the conversation (``None``: always).
         hang: Seconds to wait before answering.
+        hang_times: Only hang on the first N requests of the conversation (``None``: always).
         cut: Drop the connection mid-answer.
         malformed: Emit tool-call arguments that are not valid JSON.
         latency: Extra seconds before the first byte.
@@ -53,6 +54,7 @@ class Directives:
     fault_status: int | None = None
     fault_times: int | None = None
     hang: float = 0.0
+    hang_times: int | None = None
     cut: bool = False
     malformed: bool = False
     latency: float = 0.0
@@ -114,6 +116,7 @@ def _apply_generic(d: Directives, body: str) -> None:
             d.fault_times = int(m.group("times")) if m.group("times") else None
         elif m.group("hang"):
             d.hang = float(m.group("hang"))
+            d.hang_times = int(m.group("hang_times")) if m.group("hang_times") else None
         elif m.group("word").lower() == "cut":
             d.cut = True
         else:

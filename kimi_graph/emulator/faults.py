@@ -67,6 +67,23 @@ class FaultInjector:
         with self._lock:
             self._counts.clear()
 
+    def hang_for(self, d: Directives, key: str) -> float:
+        """Seconds this request must hang (``[[fault hang N xM]]`` counts per conversation).
+
+        Args:
+            d: Directives of the last user message.
+            key: The conversation key (see ``conversation_key``).
+
+        Returns:
+            The delay in seconds (0 once the first M requests have hung).
+        """
+        if not d.hang or d.hang_times is None:
+            return d.hang
+        with self._lock:
+            seen = self._counts.get(key + "#hang", 0) + 1
+            self._counts[key + "#hang"] = seen
+        return d.hang if seen <= d.hang_times else 0.0
+
     def check(self, d: Directives, key: str, error_rate: float) -> ApiError | None:
         """The error this request must fail with, if any.
 

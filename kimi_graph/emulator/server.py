@@ -152,10 +152,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         record.thinking = dialect.thinking(body, model)
         if name == "moonshot":
             validate_moonshot(body, model, record.thinking)
-        err = state.faults.check(d, conversation_key(messages, u), cfg.error_rate)
+        key = conversation_key(messages, u)
+        err = state.faults.check(d, key, cfg.error_rate)
         if err is not None:
             raise err
-        await _pause(cfg.latency + d.latency + d.hang)
+        await _pause(cfg.latency + d.latency + state.faults.hang_for(d, key))
         out = finalize(decide(body, record.thinking, d), body, dialect, record.thinking)
         if record.stream:
             chunks = stream_chunks(out, dialect, model, body, cfg.chunk_words)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 import time
 import weakref
@@ -106,9 +107,17 @@ class _Progress:
         self.messages: list[AnyMessage] = []
         self.budget = budget
         self.error: str | None = None
+        self._closed = False
+
+    def close(self, error: str) -> None:
+        """Stop recording: the run was abandoned for `error`."""
+        self._closed = True
+        self.error = error
 
     def update(self, messages: list[AnyMessage]) -> bool:
-        """Record the latest state; return False once the tool-call budget is spent."""
+        """Record the latest state; return False to stop the run."""
+        if self._closed:
+            return False
         self.messages = messages
         if self.budget is not None and tool_calls_made(messages) > self.budget:
             self.error = (
@@ -152,20 +161,37 @@ class SubagentRunner:
         progress = _Progress(packet.get("tool_call_budget"))
         started = time.perf_counter()
         _emit("start", packet, worker)
-        deadline = None if self.timeout is None else started + self.timeout
-        try:
+
+        def consume() -> None:
             with worker.slot():
                 child = patch_config(config, recursion_limit=worker.recursion_limit)
-                for state in worker.agent.stream(
-                    self._inputs(packet["args"]), child, stream_mode="values"
-                ):
+                inputs = self._inputs(packet["args"])
+                for state in worker.agent.stream(inputs, child, stream_mode="values"):
                     if not progress.update(state["messages"]):
-                        break
-                    if deadline is not None and time.perf_counter() > deadline:
-                        progress.error = f"timed out after {self.timeout:g}s"
-                        break
-        except Exception as err:  # isolation: the record says what failed
-            progress.error = f"{type(err).__name__}: {err}"
+                        return
+
+        failure: list[BaseException] = []
+
+        def guarded() -> None:
+            try:
+                consume()
+            except Exception as err:  # isolation: the record says what failed
+                failure.append(err)
+
+        if self.timeout is None:
+            guarded()
+        else:
+            # The sub-agent runs in a thread of its own so the branch can give up on
+            # time; the abandoned run stops at its next step.
+            thread = threading.Thread(
+                target=contextvars.copy_context().run, args=(guarded,), daemon=True
+            )
+            thread.start()
+            thread.join(self.timeout)
+            if thread.is_alive():
+                progress.close(f"timed out after {self.timeout:g}s")
+        if failure and progress.error is None:
+            progress.error = f"{type(failure[0]).__name__}: {failure[0]}"
         return self._result(packet, worker, progress, started)
 
     async def arun(self, packet: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
@@ -187,7 +213,7 @@ class SubagentRunner:
             async with worker.aslot():
                 await asyncio.wait_for(consume(), self.timeout)
         except asyncio.TimeoutError:
-            progress.error = f"timed out after {self.timeout:g}s"
+            progress.close(f"timed out after {self.timeout:g}s")
         except Exception as err:  # isolation: the record says what failed
             progress.error = f"{type(err).__name__}: {err}"
         return self._result(packet, worker, progress, started)

@@ -292,6 +292,9 @@ def create_swarm_graph(
             )
             failures = prompts.FAILURES_NOTE.format(lines=lines)
         messages = [m for m in state["messages"] if not isinstance(m, SystemMessage)]
+        last = messages[-1] if messages else None
+        if isinstance(last, AIMessage) and not last.tool_calls and _waves(messages):
+            messages = messages[:-1]  # the orchestrator's closing remark after a wave
         return [
             SystemMessage(prompts.SYNTHESIS_PROMPT.format(failures=failures)),
             *messages,
@@ -301,8 +304,12 @@ def create_swarm_graph(
         results = _current_results(state)
         per_wave = critical_steps(results, len(_waves(state["messages"])))
         text = response.text if isinstance(response.content, list) else response.content
+        roles = [r["role"] for r in results]
         missing = [
-            r for r in failed if r["id"] not in text and (not r["role"] or r["role"] not in text)
+            r
+            for r in failed
+            if r["id"] not in text
+            and (not r["role"] or roles.count(r["role"]) > 1 or r["role"] not in text)
         ]
         if missing:
             names = ", ".join(f"{r['id']} ({r['role'] or 'no role'})" for r in missing)
