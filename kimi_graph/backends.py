@@ -41,6 +41,8 @@ class Backend:
             tool calls must carry reasoning (HTTP 400 otherwise).
         supports_json_schema: `response_format={"type": "json_schema"}` is served.
         model_prefix: Prefix of model ids on this server (OpenRouter: `moonshotai/`).
+        stream_options: The server takes `stream_options={"include_usage": true}`;
+            Moonshot instead reports usage on the last choice of every stream.
     """
 
     name: BackendName
@@ -51,6 +53,7 @@ class Backend:
     requires_reasoning_on_tool_calls: bool = False
     supports_json_schema: bool = True
     model_prefix: str = ""
+    stream_options: bool = True
     template_keys: tuple[str, ...] = field(default=("thinking",))
 
     def thinking_fields(self, thinking: bool) -> dict[str, Any]:
@@ -77,6 +80,7 @@ BACKENDS: dict[str, Backend] = {
         thinking_tool_choice_auto_only=True,
         requires_reasoning_on_tool_calls=True,
         supports_json_schema=False,
+        stream_options=False,
     ),
     # vLLM >= 0.16 reads only `reasoning` on input (vLLM #38488); older builds read
     # `reasoning_content`, so both are written.

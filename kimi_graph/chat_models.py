@@ -157,7 +157,8 @@ class ChatKimi(BaseChatOpenAI):
     backend: str | None = None
     """Server dialect; None = `KIMI_BACKEND`, else detected from `base_url`."""
     stream_usage: bool | None = True
-    """Ask for token usage at the end of a stream."""
+    """Report token usage at the end of a stream (via `stream_options` where the
+    server takes it; Moonshot sends usage on its own)."""
     use_responses_api: bool | None = False
     """K2.5 servers speak chat completions only."""
 
@@ -380,6 +381,11 @@ class ChatKimi(BaseChatOpenAI):
                 message.usage_metadata = _create_usage_metadata(usage)
         return generation_chunk
 
+    def _stream_usage_option(self, kwargs: dict[str, Any]) -> None:
+        """Leave `stream_options` out for servers that report stream usage on their own."""
+        if not self._backend.stream_options and "stream_options" not in kwargs:
+            kwargs["stream_usage"] = False
+
     def _finish_result(self, result: ChatResult, thinking: bool) -> ChatResult:
         """Split raw reasoning and tool-call tokens out of non-streamed content."""
         for generation in result.generations:
@@ -425,6 +431,7 @@ class ChatKimi(BaseChatOpenAI):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         splitter = _ChunkSplitter(thinking=self._effective_thinking(kwargs.get("thinking")))
+        self._stream_usage_option(kwargs)
         for chunk in super()._stream(messages, stop=stop, run_manager=None, **kwargs):
             for out in splitter.push(chunk):
                 if run_manager:
@@ -443,6 +450,7 @@ class ChatKimi(BaseChatOpenAI):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         splitter = _ChunkSplitter(thinking=self._effective_thinking(kwargs.get("thinking")))
+        self._stream_usage_option(kwargs)
         async for chunk in super()._astream(messages, stop=stop, run_manager=None, **kwargs):
             for out in splitter.push(chunk):
                 if run_manager:
@@ -571,8 +579,8 @@ def _tool_or_json_parser(schema: Any, tool_name: str) -> Callable[[AIMessage], A
                 raise ValueError(msg) from err
             if isinstance(args, dict) and set(args) == {"name", "arguments"}:
                 args = args["arguments"]
-        if args is None:
-            msg = f"The model did not call {tool_name} and gave no JSON answer."
+        if not isinstance(args, dict):
+            msg = f"The model did not call {tool_name} and gave no JSON object: {args!r}"
             raise ValueError(msg)
         if not is_pydantic:
             return args

@@ -195,7 +195,8 @@ def _relevant_tools(text: str, functions: dict[str, dict]) -> list[str]:
 
 
 _INSTRUCTED = re.compile(
-    r"(?:respond|answer|reply)\s+(?:only\s+)?by\s+calling\s+(?:the\s+)?`?(\w+)`?"
+    r"(?:respond|answer|reply)\s+(?:only\s+)?by\s+calling\s+(?:the\s+)?`?(\w+)`?",
+    re.IGNORECASE,
 )
 
 

@@ -266,7 +266,11 @@ def stream_chunks(out: Output, dialect: Dialect, model: str, body: dict, words: 
         The chunk objects.
     """
     chunks = [chunk(out, model, d) for d in stream_deltas(out, dialect, words)]
-    chunks.append(chunk(out, model, {}, out.finish_reason))
+    last = chunk(out, model, {}, out.finish_reason)
+    if dialect.name == "moonshot":
+        # Moonshot reports usage on the final choice of every stream.
+        last["choices"][0]["usage"] = out.usage
+    chunks.append(last)
     options = body.get("stream_options")
     if isinstance(options, dict) and options.get("include_usage"):
         chunks.append(chunk(out, model, None))

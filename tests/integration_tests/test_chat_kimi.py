@@ -318,3 +318,33 @@ async def test_concurrent_async_calls(kimi) -> None:
     llm = kimi("vllm")
     answers = await asyncio.gather(*(llm.ainvoke(f"What is {i}+1?") for i in range(20)))
     assert [a.content for a in answers] == [str(i + 1) for i in range(20)]
+
+
+def test_moonshot_stream_usage_comes_without_stream_options(kimi, emulator) -> None:
+    mark = len(emulator.requests)
+    full = _merge(list(kimi("moonshot").stream("What is 6*7?")))
+    (record,) = requests_since(emulator, mark)
+    assert "stream_options" not in record.body
+    assert full.usage_metadata is not None
+    assert full.usage_metadata["output_tokens"] > 0
+    mark = len(emulator.requests)
+    list(kimi("vllm").stream("What is 6*7?"))
+    (record,) = requests_since(emulator, mark)
+    assert record.body["stream_options"] == {"include_usage": True}
+
+
+class Answer(BaseModel):
+    value: int
+
+
+def test_structured_output_thinking_moonshot_without_schema_hint_in_prompt(kimi) -> None:
+    # Nothing in the question names the schema: ChatKimi's system hint makes the
+    # model answer with the tool, which thinking mode cannot force.
+    answer = kimi("moonshot").with_structured_output(Answer).invoke("What is 6 * 7?")
+    assert isinstance(answer, Answer)
+
+
+def test_structured_output_non_object_answer_is_a_clear_error(kimi) -> None:
+    structured = kimi("vllm").with_structured_output(Answer, method="function_calling")
+    with pytest.raises(ValueError, match="no JSON object"):
+        structured.invoke("What is 6 * 7?", tool_choice="none")
