@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, Literal
@@ -165,6 +167,7 @@ class ChatKimi(BaseChatOpenAI):
     model_config = ConfigDict(populate_by_name=True)
 
     _backend: Backend = PrivateAttr()
+    _async_loop: weakref.ref | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -381,6 +384,24 @@ class ChatKimi(BaseChatOpenAI):
                 message.usage_metadata = _create_usage_metadata(usage)
         return generation_chunk
 
+    def _async_client_for_this_loop(self) -> None:
+        """Give the async client an HTTP pool of the running event loop.
+
+        An httpx pool is tied to the loop that first used it, and langchain-openai
+        shares one default pool process-wide, so a second `asyncio.run(...)` (or a
+        test framework's fresh loop) would fail with "Event loop is closed". A pool
+        you pass as `http_async_client` is left alone.
+        """
+        if self.http_async_client is not None or self.root_async_client is None:
+            return
+        loop = asyncio.get_running_loop()
+        if self._async_loop is not None and self._async_loop() is loop:
+            return
+        pool = openai.DefaultAsyncHttpxClient()
+        self.root_async_client = self.root_async_client.copy(http_client=pool)
+        self.async_client = self.root_async_client.chat.completions
+        self._async_loop = weakref.ref(loop)
+
     def _stream_usage_option(self, kwargs: dict[str, Any]) -> None:
         """Leave `stream_options` out for servers that report stream usage on their own."""
         if not self._backend.stream_options and "stream_options" not in kwargs:
@@ -420,6 +441,7 @@ class ChatKimi(BaseChatOpenAI):
         **kwargs: Any,
     ) -> ChatResult:
         thinking = self._effective_thinking(kwargs.get("thinking"))
+        self._async_client_for_this_loop()
         result = await super()._agenerate(messages, stop=stop, run_manager=run_manager, **kwargs)
         return self._finish_result(result, thinking)
 
@@ -451,6 +473,7 @@ class ChatKimi(BaseChatOpenAI):
     ) -> AsyncIterator[ChatGenerationChunk]:
         splitter = _ChunkSplitter(thinking=self._effective_thinking(kwargs.get("thinking")))
         self._stream_usage_option(kwargs)
+        self._async_client_for_this_loop()
         async for chunk in super()._astream(messages, stop=stop, run_manager=None, **kwargs):
             for out in splitter.push(chunk):
                 if run_manager:

@@ -348,3 +348,16 @@ def test_structured_output_non_object_answer_is_a_clear_error(kimi) -> None:
     structured = kimi("vllm").with_structured_output(Answer, method="function_calling")
     with pytest.raises(ValueError, match="no JSON object"):
         structured.invoke("What is 6 * 7?", tool_choice="none")
+
+
+def test_async_calls_work_across_event_loops(kimi) -> None:
+    # A script calling asyncio.run twice, or a test suite with a loop per test.
+    llm = kimi("vllm")
+    assert asyncio.run(llm.ainvoke("What is 1+1?")).content == "2"
+    assert asyncio.run(llm.ainvoke("What is 2+2?")).content == "4"
+    chunks = asyncio.run(_collect(llm.astream("What is 3+3?")))
+    assert _merge(chunks).content == "6"
+
+
+async def _collect(stream: Any) -> list:
+    return [chunk async for chunk in stream]
