@@ -263,7 +263,30 @@ class ChatKimi(BaseChatOpenAI):
                 self._write_reasoning_back(message, message_dict, thinking)
         if backend.thinking_tool_choice_auto_only and thinking:
             self._check_tool_choice(payload, structured_tool)
+        # The messages travel in extra_body, which the OpenAI SDK merges into the
+        # JSON body as is: its per-message type transform costs ~0.4 ms a message,
+        # O(n^2) over a long tool loop or a swarm's synthesis, and LangChain's
+        # message dicts are already wire-ready.
+        payload["extra_body"] = {
+            **(payload.get("extra_body") or {}),
+            "messages": payload["messages"],
+        }
+        payload["messages"] = []
         return payload
+
+    def wire_body(self, input_: LanguageModelInput, **kwargs: Any) -> dict[str, Any]:
+        """Return the JSON body ChatKimi would send for `input_` (sends nothing).
+
+        Args:
+            input_: Messages, a prompt value or a string, as for `invoke`.
+            **kwargs: Call options, e.g. `thinking=False` or `tools=[...]`.
+
+        Raises:
+            ValueError: For a value the server would reject (Moonshot's rules).
+        """
+        payload = self._get_request_payload(input_, **kwargs)
+        extra = payload.pop("extra_body", None) or {}
+        return {**payload, **extra}
 
     def _apply_fixed_sampling(self, payload: dict, thinking: bool) -> None:
         temperature = MOONSHOT_TEMPERATURE_THINKING if thinking else MOONSHOT_TEMPERATURE_INSTANT

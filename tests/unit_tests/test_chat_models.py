@@ -40,7 +40,14 @@ class TestChatKimiStandard(ChatModelUnitTests):
 
 
 def _payload(llm: ChatKimi, messages: Any, **kwargs: Any) -> dict:
-    return llm._get_request_payload(messages, **kwargs)
+    return llm.wire_body(messages, **kwargs)
+
+
+_SWITCH_KEYS = ("thinking", "chat_template_kwargs", "reasoning")
+
+
+def _switch(body: dict) -> dict:
+    return {k: body[k] for k in _SWITCH_KEYS if k in body}
 
 
 def _tool_turn(reasoning: str | None) -> list:
@@ -113,16 +120,17 @@ def test_openai_key_never_reaches_kimi(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_thinking_switch_per_backend(backend: str, thinking: bool, expected: dict) -> None:
     llm = ChatKimi(base_url=VLLM_URL, api_key="k", backend=backend)
-    assert _payload(llm, "hi", thinking=thinking)["extra_body"] == expected
+    assert _switch(_payload(llm, "hi", thinking=thinking)) == expected
     # the field and .bind give the same result as the per-call kwarg
     field = ChatKimi(base_url=VLLM_URL, api_key="k", backend=backend, thinking=thinking)
-    assert _payload(field, "hi")["extra_body"] == expected
+    assert _switch(_payload(field, "hi")) == expected
 
 
 def test_thinking_switch_merges_user_template_kwargs() -> None:
     llm = ChatKimi(base_url=VLLM_URL, extra_body={"chat_template_kwargs": {"x": 1}, "top_k": 20})
-    body = _payload(llm, "hi", thinking=False)["extra_body"]
-    assert body == {"chat_template_kwargs": {"x": 1, "thinking": False}, "top_k": 20}
+    body = _payload(llm, "hi", thinking=False)
+    assert body["chat_template_kwargs"] == {"x": 1, "thinking": False}
+    assert body["top_k"] == 20
 
 
 def test_openrouter_model_id_prefixed() -> None:
@@ -132,7 +140,7 @@ def test_openrouter_model_id_prefixed() -> None:
 
 def test_instant_only_models_get_no_switch() -> None:
     llm = ChatKimi(base_url=VLLM_URL, model="kimi-k2-0905-preview")
-    assert "extra_body" not in _payload(llm, "hi") or not _payload(llm, "hi")["extra_body"]
+    assert _switch(_payload(llm, "hi")) == {}
 
 
 def test_thinking_only_model_refuses_instant() -> None:
@@ -241,5 +249,12 @@ def test_structured_output_method_per_backend() -> None:
     kwargs = {k: v for k, v in bound.kwargs.items() if k != "ls_structured_output_format"}
     payload = _payload(ChatKimi(api_key="k"), "hi", **kwargs)
     assert payload["tool_choice"] == "auto"  # thinking on: the tool cannot be forced
+    assert "Respond by calling the `Answer` tool" in payload["messages"][0]["content"]
     vllm = ChatKimi(base_url=VLLM_URL).with_structured_output(Answer)
     assert "response_format" in vllm.first.kwargs  # type: ignore[attr-defined]
+
+
+def test_messages_skip_the_sdk_transform_but_reach_the_wire() -> None:
+    payload = ChatKimi(base_url=VLLM_URL)._get_request_payload("hi")
+    assert payload["messages"] == []
+    assert payload["extra_body"]["messages"] == [{"role": "user", "content": "hi"}]
