@@ -9,7 +9,7 @@ loop with a clear final message instead of a `GraphRecursionError`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
@@ -88,6 +88,106 @@ def _route(state: dict[str, Any]) -> Literal["tools", "__end__"]:
     return END
 
 
+class AgentSteps:
+    """The two steps of the ReAct loop: the model and the tools.
+
+    The agent graph wires them as nodes; a swarm sub-agent drives them directly
+    inside its `Send` branch (`run` / `arun`), which spares a nested graph run.
+    """
+
+    def __init__(
+        self,
+        model: ModelLike | None,
+        tools: Sequence[BaseTool | Any] | None,
+        *,
+        thinking: bool | None = None,
+        system_prompt: str | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        parallel_tool_calls: bool | None = None,
+    ) -> None:
+        if max_steps < 1:
+            msg = f"max_steps must be at least 1, got {max_steps}."
+            raise ValueError(msg)
+        tools = list(tools or [])
+        llm = default_model(model)
+        if tools:
+            extra = (
+                {} if parallel_tool_calls is None else {"parallel_tool_calls": parallel_tool_calls}
+            )
+            llm = llm.bind_tools(tools, **extra)  # type: ignore[union-attr]
+        # After bind_tools: a RunnableBinding's bind_tools would drop earlier kwargs.
+        self.llm = with_thinking(llm, thinking)
+        self.system_prompt = system_prompt
+        self.max_steps = max_steps
+        self.tool_node = ToolNode(tools, handle_tool_errors=True) if tools else None
+
+    def _prepare(self, state: dict[str, Any]) -> tuple[list[AnyMessage], AIMessage | None]:
+        messages = state["messages"]
+        if model_steps(messages) >= self.max_steps:
+            return messages, step_limit_message(self.max_steps, messages)
+        return with_system(messages, self.system_prompt), None
+
+    @staticmethod
+    def _finish(state: dict[str, Any], response: AIMessage) -> dict[str, list[AIMessage]]:
+        # Not enough supersteps left for tools and another model call (a parent
+        # graph's recursion limit): end cleanly instead of raising.
+        if response.tool_calls and state.get("remaining_steps", 1000) < 2:
+            response = step_limit_message(model_steps(state["messages"]) + 1, state["messages"])
+        return {"messages": [response]}
+
+    def call_model(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        """The model step (sync)."""
+        messages, stop = self._prepare(state)
+        return self._finish(state, stop or self.llm.invoke(messages, config))
+
+    async def acall_model(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        """The model step (async)."""
+        messages, stop = self._prepare(state)
+        return self._finish(state, stop or await self.llm.ainvoke(messages, config))
+
+    def run_tools(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        """The tool step (sync): parallel calls run concurrently on threads."""
+        last = state["messages"][-1]
+        out = []
+        if last.tool_calls and self.tool_node is not None:
+            out = self.tool_node.invoke(state, config)["messages"]
+        return {"messages": [*out, *_malformed_call_messages(last)]}
+
+    async def arun_tools(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        """The tool step (async): parallel calls run concurrently as tasks."""
+        last = state["messages"][-1]
+        out = []
+        if last.tool_calls and self.tool_node is not None:
+            out = (await self.tool_node.ainvoke(state, config))["messages"]
+        return {"messages": [*out, *_malformed_call_messages(last)]}
+
+    def run(self, messages: list[AnyMessage], config: RunnableConfig) -> Iterator[list[AnyMessage]]:
+        """Drive the loop without a graph; yield the conversation after each step."""
+        state: dict[str, Any] = {"messages": list(messages)}
+        while True:
+            state["messages"] = [*state["messages"], *self.call_model(state, config)["messages"]]
+            yield state["messages"]
+            if _route(state) == END:
+                return
+            state["messages"] = [*state["messages"], *self.run_tools(state, config)["messages"]]
+            yield state["messages"]
+
+    async def arun(
+        self, messages: list[AnyMessage], config: RunnableConfig
+    ) -> AsyncIterator[list[AnyMessage]]:
+        """Drive the loop without a graph (async); yield the conversation after each step."""
+        state: dict[str, Any] = {"messages": list(messages)}
+        while True:
+            update = await self.acall_model(state, config)
+            state["messages"] = [*state["messages"], *update["messages"]]
+            yield state["messages"]
+            if _route(state) == END:
+                return
+            update = await self.arun_tools(state, config)
+            state["messages"] = [*state["messages"], *update["messages"]]
+            yield state["messages"]
+
+
 def create_agent_graph(
     model: ModelLike | None = None,
     tools: Sequence[BaseTool | Any] | None = None,
@@ -117,55 +217,23 @@ def create_agent_graph(
     Returns:
         A compiled graph taking and returning `{"messages": [...]}`.
     """
-    if max_steps < 1:
-        msg = f"max_steps must be at least 1, got {max_steps}."
-        raise ValueError(msg)
-    tools = list(tools or [])
-    llm = default_model(model)
-    if tools:
-        extra = {} if parallel_tool_calls is None else {"parallel_tool_calls": parallel_tool_calls}
-        llm = llm.bind_tools(tools, **extra)  # type: ignore[union-attr]
-    # After bind_tools: a RunnableBinding's bind_tools would drop earlier kwargs.
-    llm = with_thinking(llm, thinking)
-
-    def prepare(state: dict[str, Any]) -> tuple[list[AnyMessage], AIMessage | None]:
-        messages = state["messages"]
-        if model_steps(messages) >= max_steps:
-            return messages, step_limit_message(max_steps, messages)
-        return with_system(messages, system_prompt), None
-
-    def finish(state: dict[str, Any], response: AIMessage) -> dict[str, list[AIMessage]]:
-        # Not enough supersteps left for tools and another model call (a parent
-        # graph's recursion limit): end cleanly instead of raising.
-        if response.tool_calls and state.get("remaining_steps", 1000) < 2:
-            response = step_limit_message(model_steps(state["messages"]) + 1, state["messages"])
-        return {"messages": [response]}
-
-    def call_model(state: dict[str, Any], config: RunnableConfig) -> dict[str, list[AIMessage]]:
-        messages, stop = prepare(state)
-        return finish(state, stop or llm.invoke(messages, config))
-
-    async def acall_model(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        messages, stop = prepare(state)
-        return finish(state, stop or await llm.ainvoke(messages, config))
-
+    steps = AgentSteps(
+        model,
+        tools,
+        thinking=thinking,
+        system_prompt=system_prompt,
+        max_steps=max_steps,
+        parallel_tool_calls=parallel_tool_calls,
+    )
     builder = StateGraph(AgentState, input_schema=InputState, output_schema=MessagesState)
-    builder.add_node("agent", RunnableLambda(call_model, afunc=acall_model, name="agent"))
+    builder.add_node(
+        "agent", RunnableLambda(steps.call_model, afunc=steps.acall_model, name="agent")
+    )
     builder.add_edge(START, "agent")
-    if tools:
-        tool_node = ToolNode(tools, handle_tool_errors=True)
-
-        def run_tools(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-            last = state["messages"][-1]
-            out = tool_node.invoke(state, config)["messages"] if last.tool_calls else []
-            return {"messages": [*out, *_malformed_call_messages(last)]}
-
-        async def arun_tools(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-            last = state["messages"][-1]
-            out = (await tool_node.ainvoke(state, config))["messages"] if last.tool_calls else []
-            return {"messages": [*out, *_malformed_call_messages(last)]}
-
-        builder.add_node("tools", RunnableLambda(run_tools, afunc=arun_tools, name="tools"))
+    if steps.tool_node is not None:
+        builder.add_node(
+            "tools", RunnableLambda(steps.run_tools, afunc=steps.arun_tools, name="tools")
+        )
         builder.add_conditional_edges("agent", _route, ["tools", END])
         builder.add_edge("tools", "agent")
     else:
