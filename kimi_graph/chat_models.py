@@ -20,6 +20,10 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, Runn
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.json import parse_json_markdown
+from langchain_openai.chat_models._client_utils import (
+    _build_async_httpx_client,
+    _resolve_socket_options,
+)
 from langchain_openai.chat_models.base import (
     BaseChatOpenAI,
     _convert_to_openai_response_format,
@@ -238,7 +242,9 @@ class ChatKimi(BaseChatOpenAI):
     ) -> dict:
         thinking = self._effective_thinking(kwargs.pop("thinking", None))
         structured_tool = kwargs.pop(_STRUCTURED_TOOL_KWARG, None)
-        payload = super()._get_request_payload(input_, stop=stop, **kwargs)
+        messages = self._convert_input(input_).to_messages()
+        payload = super()._get_request_payload(messages, stop=stop, **kwargs)
+        switchable = _thinking_support(self.model_name) == "switch"
         backend = self._backend
         payload["model"] = backend.model_id(payload["model"])
         if "response_format" in payload:
@@ -248,16 +254,15 @@ class ChatKimi(BaseChatOpenAI):
             if isinstance(fmt, type):
                 fmt = _convert_to_openai_response_format(fmt)
             payload["extra_body"] = {**(payload.get("extra_body") or {}), "response_format": fmt}
-        if _thinking_support(self.model_name) == "switch":
+        if switchable:
             extra = dict(payload.get("extra_body") or {})
             for key, value in backend.thinking_fields(thinking).items():
                 if isinstance(value, dict) and isinstance(extra.get(key), dict):
                     value = {**extra[key], **value}
                 extra[key] = value
             payload["extra_body"] = extra
-        if backend.fixed_sampling and _thinking_support(self.model_name) == "switch":
+        if backend.fixed_sampling and switchable:
             self._apply_fixed_sampling(payload, thinking)
-        messages = self._convert_input(input_).to_messages()
         for message, message_dict in zip(messages, payload["messages"], strict=True):
             if isinstance(message, AIMessage):
                 self._write_reasoning_back(message, message_dict, thinking)
@@ -420,7 +425,12 @@ class ChatKimi(BaseChatOpenAI):
         loop = asyncio.get_running_loop()
         if self._async_loop is not None and self._async_loop() is loop:
             return
-        pool = openai.DefaultAsyncHttpxClient()
+        # The same pool shape langchain-openai builds (limits, socket options).
+        pool = _build_async_httpx_client(
+            self.openai_api_base,
+            self.request_timeout,
+            _resolve_socket_options(self.http_socket_options),
+        )
         self.root_async_client = self.root_async_client.copy(http_client=pool)
         self.async_client = self.root_async_client.chat.completions
         self._async_loop = weakref.ref(loop)
@@ -691,6 +701,8 @@ class _ChunkSplitter:
             held = self._parser.server_parses_reasoning()
             return [*self._fresh(held), chunk]
         if not isinstance(message.content, str) or not message.content:
+            return [chunk]
+        if self._parser.passes_through(message.content):
             return [chunk]
         rewritten = self._rewrite(message, self._parser.feed(message.content))
         out = ChatGenerationChunk(message=rewritten, generation_info=chunk.generation_info)
