@@ -698,6 +698,8 @@ class _ChunkSplitter:
             return [chunk]
         self._last_id = message.id or self._last_id
         if message.additional_kwargs.get("reasoning_content"):
+            if self._parser.idle:
+                return [chunk]
             held = self._parser.server_parses_reasoning()
             return [*self._fresh(held), chunk]
         if not isinstance(message.content, str) or not message.content:

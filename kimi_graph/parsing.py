@@ -102,9 +102,14 @@ class RawOutputParser:
             self._state = "content"
         return self._drain(final=False)
 
+    @property
+    def idle(self) -> bool:
+        """Whether the parser is in the answer, holding nothing back."""
+        return self._state == "content" and not self._buf
+
     def passes_through(self, text: str) -> bool:
         """Whether `text` is plain answer text the parser would return unchanged."""
-        return self._state == "content" and not self._buf and "<" not in text
+        return self.idle and "<" not in text
 
     def feed(self, text: str) -> ParsedPiece:
         """Add raw content text; return the parts that are now certain."""
