@@ -14,8 +14,6 @@ line on stderr and exit status 1.
 from __future__ import annotations
 
 import argparse
-import ast
-import operator
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -24,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.tools import tool
 
 from kimi_graph._version import __version__
+from kimi_graph.arithmetic import evaluate
 from kimi_graph.chat_models import ChatKimi
 from kimi_graph.cli_render import StreamRenderer
 
@@ -34,16 +33,6 @@ if TYPE_CHECKING:
 
 MODES = ("instant", "thinking", "agent", "swarm")
 
-#: Which ChatKimi backend speaks each emulator dialect.
-BACKEND_OF_DIALECT = {
-    "moonshot": "moonshot",
-    "vllm": "vllm",
-    "vllm-legacy": "vllm",
-    "sglang": "sglang",
-    "llamacpp": "llamacpp",
-    "openrouter": "openrouter",
-    "raw": "vllm",
-}
 
 #: Emulator latency for `run --emulator` and `demo`: enough to see the stream.
 DEMO_LATENCY = 0.05
@@ -107,6 +96,8 @@ def _start_emulator(dialect: str) -> Emulator:
 
 
 def _emulator_model(emu: Emulator, dialect: str, **kwargs: Any) -> ChatKimi:
+    from kimi_graph.emulator import BACKEND_OF_DIALECT
+
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     return ChatKimi(
         base_url=emu.base_url(dialect),
@@ -120,35 +111,6 @@ def _emulator_model(emu: Emulator, dialect: str, **kwargs: Any) -> ChatKimi:
 # ---------------------------------------------------------------------- demo tools
 
 
-_BINARY = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
-_UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
-
-
-def _evaluate(node: ast.AST) -> float | int:
-    if isinstance(node, ast.Expression):
-        return _evaluate(node.body)
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return node.value
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        left, right = _evaluate(node.left), _evaluate(node.right)
-        if isinstance(node.op, ast.Pow) and abs(right) > 100:
-            msg = "exponent too large (at most 100)"
-            raise ValueError(msg)
-        return _BINARY[type(node.op)](left, right)
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        return _UNARY[type(node.op)](_evaluate(node.operand))
-    msg = f"unsupported expression element: {type(node).__name__}"
-    raise ValueError(msg)
-
-
 @tool
 def calculator(expression: str) -> str:
     """Evaluate an arithmetic expression, e.g. `17 * 23 + 4`.
@@ -159,12 +121,9 @@ def calculator(expression: str) -> str:
         expression: The arithmetic expression.
     """
     try:
-        value = _evaluate(ast.parse(expression.replace("^", "**").strip(), mode="eval"))
+        return str(evaluate(expression))
     except (SyntaxError, ValueError, ZeroDivisionError, OverflowError) as err:
         return f"Error: cannot evaluate {expression!r}: {err}"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
 
 
 def demo_tools() -> list[Any]:
@@ -289,7 +248,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_emulate(args: argparse.Namespace) -> int:
-    from kimi_graph.emulator import DIALECTS, EmulatorConfig, serve
+    from kimi_graph.emulator import BACKEND_OF_DIALECT, DIALECTS, EmulatorConfig, serve
 
     try:
         config = EmulatorConfig(

@@ -5,7 +5,7 @@ See ``docs/emulator.md`` for routes, dialects and directives.
 
 from __future__ import annotations
 
-from kimi_graph.emulator.config import DIALECTS, EmulatorConfig, RequestRecord
+from kimi_graph.emulator.config import BACKEND_OF_DIALECT, DIALECTS, EmulatorConfig, RequestRecord
 from kimi_graph.emulator.runtime import Emulator, serve
 
-__all__ = ["DIALECTS", "Emulator", "EmulatorConfig", "RequestRecord", "serve"]
+__all__ = ["BACKEND_OF_DIALECT", "DIALECTS", "Emulator", "EmulatorConfig", "RequestRecord", "serve"]

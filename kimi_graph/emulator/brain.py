@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import json
-import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from kimi_graph.arithmetic import evaluate
 from kimi_graph.emulator.directives import CallSpec, Directives, strip_directives
 from kimi_graph.emulator.schema import (
     clip,
@@ -23,15 +22,6 @@ _ARITH_PREFIX = re.compile(
 )
 _ARITH_BODY = re.compile(r"^[\d\s.+\-*/%()x×^]+$")
 _ROLES = ("researcher", "analyst", "writer", "reviewer", "planner", "engineer")
-_OPS = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
 
 
 @dataclass(frozen=True)
@@ -92,34 +82,15 @@ def last_user_index(messages: list[dict]) -> int:
     return -1
 
 
-def _eval(node: ast.AST) -> float:
-    if isinstance(node, ast.Expression):
-        return _eval(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = _eval(node.operand)
-        return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        left, right = _eval(node.left), _eval(node.right)
-        if isinstance(node.op, ast.Pow) and abs(right) > 64:
-            raise ValueError("exponent too large")
-        return _OPS[type(node.op)](left, right)
-    raise ValueError("not arithmetic")
-
-
 def arithmetic_answer(question: str) -> str | None:
     """The result of a simple arithmetic question such as ``what is 2+3*4``, else ``None``."""
     text = _ARITH_PREFIX.sub("", question.strip()).rstrip(" ?.!=")
     if not text or not _ARITH_BODY.match(text) or not re.search(r"\d\s*[-+*/%x×^]", text):
         return None
-    expr = text.replace("×", "*").replace("x", "*").replace("^", "**")
     try:
-        value = _eval(ast.parse(expr, mode="eval"))
+        value = evaluate(text.replace("×", "*").replace("x", "*"))
     except (ValueError, SyntaxError, ZeroDivisionError, OverflowError, TypeError):
         return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
     return str(round(value, 10) if isinstance(value, float) else value)
 
 

@@ -15,6 +15,17 @@ DIALECTS: tuple[str, ...] = (
 )
 """Every server dialect the emulator speaks, in documentation order."""
 
+#: Which `ChatKimi(backend=...)` speaks each emulator dialect.
+BACKEND_OF_DIALECT: dict[str, str] = {
+    "moonshot": "moonshot",
+    "vllm": "vllm",
+    "vllm-legacy": "vllm",
+    "sglang": "sglang",
+    "llamacpp": "llamacpp",
+    "openrouter": "openrouter",
+    "raw": "vllm",
+}
+
 
 @dataclass(frozen=True)
 class EmulatorConfig:

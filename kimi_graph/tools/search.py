@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from abc import abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
@@ -113,7 +114,35 @@ def _no_results(tool: str, query: str) -> SearchError:
     return SearchError(msg)
 
 
-class TavilySearchTool(BaseTool):
+class _SearchBackend(BaseTool):
+    """A search tool whose runs are its `search_text` / `asearch_text`."""
+
+    @abstractmethod
+    def search_text(self, query: str, max_results: int = 5) -> str:
+        """Return the top results as numbered entries."""
+
+    @abstractmethod
+    async def asearch_text(self, query: str, max_results: int = 5) -> str:
+        """Return the top results as numbered entries (async)."""
+
+    def _run(
+        self,
+        query: str,
+        max_results: int = 5,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> str:
+        return self.search_text(query, max_results)
+
+    async def _arun(
+        self,
+        query: str,
+        max_results: int = 5,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> str:
+        return await self.asearch_text(query, max_results)
+
+
+class TavilySearchTool(_SearchBackend):
     """Search the web with the Tavily API.
 
     Setup:
@@ -216,22 +245,6 @@ class TavilySearchTool(BaseTool):
             raise self._error(e) from e
         return self._format(query, response, max_results)
 
-    def _run(
-        self,
-        query: str,
-        max_results: int = 5,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> str:
-        return self.search_text(query, max_results)
-
-    async def _arun(
-        self,
-        query: str,
-        max_results: int = 5,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> str:
-        return await self.asearch_text(query, max_results)
-
     def _format(self, query: str, response: Any, max_results: int) -> str:
         hits = response.get("results") if isinstance(response, dict) else None
         if not hits:
@@ -299,7 +312,7 @@ def _default_ddgs_factory(timeout: int) -> Any:
     return DDGS(timeout=timeout)
 
 
-class DuckDuckGoSearchTool(BaseTool):
+class DuckDuckGoSearchTool(_SearchBackend):
     """Search the web through the `ddgs` metasearch package (no API key).
 
     The search client is built by `ddgs_factory`, so tests can inject a fake with a
@@ -391,22 +404,6 @@ class DuckDuckGoSearchTool(BaseTool):
             Numbered results with their URLs.
         """
         return await asyncio.to_thread(self.search_text, query, max_results)
-
-    def _run(
-        self,
-        query: str,
-        max_results: int = 5,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> str:
-        return self.search_text(query, max_results)
-
-    async def _arun(
-        self,
-        query: str,
-        max_results: int = 5,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> str:
-        return await self.asearch_text(query, max_results)
 
 
 class WebSearchTool(BaseTool):

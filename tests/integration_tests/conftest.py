@@ -8,18 +8,7 @@ from typing import Any
 import pytest
 
 from kimi_graph import ChatKimi
-from kimi_graph.emulator import Emulator
-
-#: Which ChatKimi backend speaks to which emulator dialect.
-BACKEND_OF = {
-    "moonshot": "moonshot",
-    "vllm": "vllm",
-    "vllm-legacy": "vllm",
-    "sglang": "sglang",
-    "llamacpp": "llamacpp",
-    "openrouter": "openrouter",
-    "raw": "vllm",
-}
+from kimi_graph.emulator import BACKEND_OF_DIALECT, Emulator
 
 
 @pytest.fixture
@@ -29,7 +18,9 @@ def kimi(emulator: Emulator) -> Callable[..., ChatKimi]:
     def make(dialect: str = "moonshot", **kwargs: Any) -> ChatKimi:
         kwargs.setdefault("api_key", "test-key")
         kwargs.setdefault("max_retries", 0)
-        return ChatKimi(base_url=emulator.base_url(dialect), backend=BACKEND_OF[dialect], **kwargs)
+        return ChatKimi(
+            base_url=emulator.base_url(dialect), backend=BACKEND_OF_DIALECT[dialect], **kwargs
+        )
 
     return make
 
