@@ -9,8 +9,8 @@
 - `custom` sub-agent events of the swarm: a progress bar (redrawn in place on a
   terminal, one line per finished sub-agent otherwise).
 
-Sub-agents' own tokens (nested namespaces) are not printed: they run in parallel and
-would interleave.
+Sub-agents' own tokens (the swarm's `subagent` node, or any nested namespace) are not
+printed: they run in parallel and would interleave.
 """
 
 from __future__ import annotations
@@ -171,8 +171,10 @@ class StreamRenderer:
 
     def _on_message(self, namespace: tuple[str, ...], data: Any) -> None:
         if namespace or not isinstance(data, tuple) or len(data) != 2:
-            return  # nested graphs (sub-agents) run in parallel: progress only
+            return  # nested graphs run in parallel: progress only
         message, metadata = data
+        if (metadata or {}).get("langgraph_node") == "subagent":
+            return  # sub-agents run in parallel: progress only
         if not isinstance(message, AIMessage):
             return  # tool results are shown from the updates
         self._section((metadata or {}).get("langgraph_node"))

@@ -265,6 +265,9 @@ def test_renderer_progress_counts_failures() -> None:
         ((), "custom", {**base, "event": "error", "id": "b", "role": "b", "error": "boom"})
     )
     renderer.handle(((), "custom", {**base, "event": "finish", "id": "c", "role": "c"}))
+    # a sub-agent's own tokens are not printed (they would interleave)
+    token = AIMessageChunk(content="SUBAGENT-TOKEN", id="s1")
+    renderer.handle(((), "messages", (token, {"langgraph_node": "subagent"})))
     reply = ToolMessage(content="Error: boom", tool_call_id="b", name="assign_task", status="error")
     renderer.handle(((), "updates", {"subagent": {"messages": [reply]}}))
     renderer.finish()
@@ -275,6 +278,7 @@ def test_renderer_progress_counts_failures() -> None:
     assert "[####################] sub-agents 3/3 done, 1 failed\n" in text
     assert "<- failed: Error: boom" in text
     assert "3 sub-agents, 1 failed over 1 round" in text
+    assert "SUBAGENT-TOKEN" not in text
 
 
 def test_use_color_respects_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
