@@ -10,7 +10,8 @@ from typing import Any
 _CALL_HEAD = re.compile(r"\[\[\s*(call|loop)\s+([^\s\]{]+)\s*", re.IGNORECASE)
 _GENERIC = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
 _FAULT = re.compile(
-    r"fault\s+(?:(?P<status>\d{3})(?:\s+x(?P<times>\d+))?|hang\s+(?P<hang>\d+(?:\.\d+)?)(?:\s+x(?P<hang_times>\d+))?"
+    r"fault\s+(?:(?P<status>\d{3})(?:\s+x(?P<times>\d+)|\s+after\s+(?P<after>\d+))?"
+    r"|hang\s+(?P<hang>\d+(?:\.\d+)?)(?:\s+x(?P<hang_times>\d+))?"
     r"|(?P<word>cut|malformed))\s*$",
     re.IGNORECASE,
 )
@@ -40,6 +41,7 @@ class Directives:
         answer: Scripted final answer text.
         fault_status: HTTP status to fail with (500 or 429).
         fault_times: Only fail the first N requests of the conversation (``None``: always).
+        fault_after: Answer the first N requests of the conversation, fail the rest.
         hang: Seconds to wait before answering.
         hang_times: Only hang on the first N requests of the conversation (``None``: always).
         cut: Drop the connection mid-answer.
@@ -53,6 +55,7 @@ class Directives:
     answer: str | None = None
     fault_status: int | None = None
     fault_times: int | None = None
+    fault_after: int | None = None
     hang: float = 0.0
     hang_times: int | None = None
     cut: bool = False
@@ -114,6 +117,7 @@ def _apply_generic(d: Directives, body: str) -> None:
         if m.group("status"):
             d.fault_status = int(m.group("status"))
             d.fault_times = int(m.group("times")) if m.group("times") else None
+            d.fault_after = int(m.group("after")) if m.group("after") else None
         elif m.group("hang"):
             d.hang = float(m.group("hang"))
             d.hang_times = int(m.group("hang_times")) if m.group("hang_times") else None

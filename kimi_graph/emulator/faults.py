@@ -17,7 +17,11 @@ _MESSAGES = {
 
 
 def conversation_key(messages: list[dict], last_user: int) -> str:
-    """Hash of every message up to and including the last user message.
+    """Hash of the messages up to and including the last user message, system ones aside.
+
+    System prompts are left out, so the calls a graph makes for one user turn with
+    different instructions (a swarm's orchestrator and synthesis) count as one
+    conversation.
 
     Args:
         messages: The request's messages.
@@ -26,7 +30,7 @@ def conversation_key(messages: list[dict], last_user: int) -> str:
     Returns:
         A hex digest identifying the conversation at that user turn.
     """
-    head = messages[: last_user + 1]
+    head = [m for m in messages[: last_user + 1] if m.get("role") != "system"]
     blob = json.dumps(head, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -97,11 +101,13 @@ class FaultInjector:
         """
         with self._lock:
             if d.fault_status is not None:
-                if d.fault_times is None:
+                if d.fault_times is None and d.fault_after is None:
                     return fault_error(d.fault_status)
                 seen = self._counts.get(key, 0) + 1
                 self._counts[key] = seen
-                if seen <= d.fault_times:
+                if d.fault_times is not None and seen <= d.fault_times:
+                    return fault_error(d.fault_status)
+                if d.fault_after is not None and seen > d.fault_after:
                     return fault_error(d.fault_status)
             if error_rate > 0 and self._rng.random() < error_rate:
                 return fault_error(self._rng.choice((429, 500)))

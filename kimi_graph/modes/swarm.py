@@ -244,11 +244,29 @@ def create_swarm_graph(
             update["critical_steps"] = [1]  # the orchestrator answered alone
         return update
 
+    def orchestrator_failed(state: dict[str, Any], err: Exception) -> dict[str, Any]:
+        """A later wave's plan failed: keep the results so far and go to the synthesis."""
+        if not _waves(state["messages"]):
+            raise err  # nothing has been produced yet: the caller sees the error
+        note = AIMessage(
+            content=f"(No further wave: the orchestrator's call failed: {_describe(err)})",
+            response_metadata={"finish_reason": "error", "error": _describe(err)},
+        )
+        return {"messages": [note]}
+
     def call_orchestrator(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        return plan(state, orchestrator_llm.invoke(orchestrator_input(state), config))
+        try:
+            response = orchestrator_llm.invoke(orchestrator_input(state), config)
+        except Exception as err:  # the client's retries are spent
+            return orchestrator_failed(state, err)
+        return plan(state, response)
 
     async def acall_orchestrator(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        return plan(state, await orchestrator_llm.ainvoke(orchestrator_input(state), config))
+        try:
+            response = await orchestrator_llm.ainvoke(orchestrator_input(state), config)
+        except Exception as err:  # the client's retries are spent
+            return orchestrator_failed(state, err)
+        return plan(state, response)
 
     def dispatch(state: dict[str, Any]) -> list[Send] | Literal["synthesis", "__end__"]:
         last = state["messages"]
@@ -326,11 +344,19 @@ def create_swarm_graph(
 
     def call_synthesis(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         messages, failed = synthesis_input(state)
-        return finish(state, synthesis_llm.invoke(messages, config), failed)
+        try:
+            response = synthesis_llm.invoke(messages, config)
+        except Exception as err:  # the client's retries are spent: keep the results
+            response = results_digest(_current_results(state), err)
+        return finish(state, response, failed)
 
     async def acall_synthesis(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         messages, failed = synthesis_input(state)
-        return finish(state, await synthesis_llm.ainvoke(messages, config), failed)
+        try:
+            response = await synthesis_llm.ainvoke(messages, config)
+        except Exception as err:  # the client's retries are spent: keep the results
+            response = results_digest(_current_results(state), err)
+        return finish(state, response, failed)
 
     builder = StateGraph(SwarmState, input_schema=InputState, output_schema=SwarmOutput)
     builder.add_node(
@@ -347,6 +373,23 @@ def create_swarm_graph(
     builder.add_edge("synthesis", END)
     graph = builder.compile(checkpointer=checkpointer, store=store, name=name)
     return graph.with_config(max_concurrency=max_concurrency, recursion_limit=4 * max_rounds + 10)
+
+
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
+def results_digest(results: Sequence[SubagentResult], err: Exception) -> AIMessage:
+    """The final message when the synthesis call fails: every result, verbatim."""
+    lines = [f"The synthesis step failed ({_describe(err)}); the sub-agents' results follow."]
+    for record in results:
+        body = record["output"] if record["status"] == "ok" else f"failed: {record['error']}"
+        lines.append(f"\n## {record['id']} ({record['role'] or 'no role'}): {record['task']}")
+        lines.append(body)
+    return AIMessage(
+        content="\n".join(lines),
+        response_metadata={"finish_reason": "error", "error": _describe(err)},
+    )
 
 
 def _error_reply(call_id: str, name: str, reason: str) -> ToolMessage:

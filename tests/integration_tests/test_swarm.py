@@ -352,3 +352,40 @@ def test_thread_continues_and_results_are_per_request(kimi) -> None:
 def test_invalid_settings(kimi) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         create_swarm_graph(kimi("moonshot"), [], max_subagents=0)
+
+
+@pytest.mark.parametrize("run", ["invoke", "ainvoke"])
+async def test_failed_synthesis_keeps_every_result(kimi, run) -> None:
+    # The orchestrator's call is answered, every later call of this user turn fails.
+    script = (
+        assign("alpha", 'weather in "Lima"')
+        + assign("beta", "What is 2+2?")
+        + f" [[fault 500 after 1]] {run}"
+    )
+    graph = create_swarm_graph(kimi("moonshot"), [get_weather])
+    inputs = {"messages": [("user", script)]}
+    out = graph.invoke(inputs) if run == "invoke" else await graph.ainvoke(inputs)
+    final = _final(out)
+    assert final.response_metadata["finish_reason"] == "error"
+    assert "synthesis step failed" in final.content and "500" in final.content
+    assert "Sunny in Lima" in final.content and "4" in final.content
+    assert [r["status"] for r in out["subagent_results"]] == ["ok", "ok"]
+
+
+def test_failed_later_wave_goes_on_to_synthesis(kimi, emulator) -> None:
+    # Waves: the orchestrator's first call is answered; its second call fails (and so
+    # does the synthesis): the first wave's results survive in the final message.
+    script = assign("first", 'weather in "Oslo"') + " [[then]] [[fault 500 after 1]]"
+    out = create_swarm_graph(kimi("moonshot"), [get_weather], max_rounds=2).invoke(
+        {"messages": [("user", script)]}
+    )
+    notes = [m for m in out["messages"] if isinstance(m, AIMessage) and "No further wave" in m.text]
+    assert len(notes) == 1
+    assert "Sunny in Oslo" in _final(out).content
+    assert [r["role"] for r in out["subagent_results"]] == ["first"]
+
+
+def test_failed_first_plan_is_raised(kimi) -> None:
+    graph = create_swarm_graph(kimi("moonshot"), [get_weather])
+    with pytest.raises(Exception, match="500"):
+        graph.invoke({"messages": [("user", "Plan this. [[fault 500]]")]})
