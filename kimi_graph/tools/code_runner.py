@@ -20,15 +20,22 @@ How one run is contained:
 - stdout and stderr are read continuously, but only the first and last
   ``max_output_chars / 2`` bytes of each are kept.
 
-Not contained: network access and reads of world-readable files. A process that
-starts its own session (``setsid``) leaves the process group and is not killed.
-For untrusted code at scale, run this inside a container or VM as well.
+- no network, where the system allows unprivileged namespaces: the program runs
+  under ``unshare -rn`` in a network namespace of its own, whose only interface is
+  a loopback that is down (``isolate_network=True``, the default; where ``unshare``
+  is missing or refused, the run goes on with the host's network and its result
+  says so).
+
+Not contained: reads of world-readable files. A process that starts its own session
+(``setsid``) leaves the process group and is not killed. For untrusted code at
+scale, run this inside a container or VM as well.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import os
@@ -121,7 +128,7 @@ class PythonRunnerTool(BaseTool):
         "its exit status, stdout and stderr. Use it for calculations, data processing "
         "and checking code. Print the results you need. Nothing persists between "
         "calls (variables, files); the working directory is a new empty temporary "
-        "directory; there is no stdin. Do not rely on network access. Limits: "
+        "directory; there is no stdin and no network access. Limits: "
         "{timeout:g} s wall time, {memory} MiB memory, {files} MiB per written file; "
         "long output is clipped."
     )
@@ -141,6 +148,8 @@ class PythonRunnerTool(BaseTool):
     """Extra processes/threads the program may create (`RLIMIT_NPROC`, not for root)."""
     python: str = Field(default_factory=lambda: sys.executable)
     """The interpreter to run; by default the one running this code."""
+    isolate_network: bool = True
+    """Run the program in a network namespace of its own (no network), where possible."""
 
     def model_post_init(self, context: Any, /) -> None:
         """Fill the limits into the description the model sees."""
@@ -176,11 +185,16 @@ class PythonRunnerTool(BaseTool):
         if os.name != "posix":
             msg = "Error: run_python is only available on POSIX systems (Linux, macOS)."
             raise SandboxError(msg)
+        if shutil.which(self.python) is None:  # unshare would only say so on stderr
+            msg = f"Error: run_python could not start the interpreter: {self.python} not found"
+            raise SandboxError(msg)
         workdir = tempfile.mkdtemp(prefix="kimi-run-")
         try:
             script = Path(workdir, "main.py")
             script.write_text(code, encoding="utf-8")
             argv = [self.python, "-I", "-c", _WRAPPER, json.dumps(self._limits()), str(script)]
+            if self.isolate_network and _network_namespace_available():
+                argv = [_UNSHARE, "-rn", "--", *argv]
             try:
                 proc = subprocess.Popen(
                     argv,
@@ -286,6 +300,8 @@ class RunResult:
                     f"{name} clipped: kept the first and last {capture.limit // 2} of "
                     f"{capture.total} bytes"
                 )
+        if tool.isolate_network and not _network_namespace_available():
+            notes.append("the network was not isolated (no network namespaces on this host)")
         return notes
 
     def render(self, tool: PythonRunnerTool) -> str:
@@ -309,6 +325,7 @@ def make_run_python(
     max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
     file_size_mb: int = DEFAULT_FILE_SIZE_MB,
     max_processes: int = DEFAULT_MAX_PROCESSES,
+    isolate_network: bool = True,
 ) -> PythonRunnerTool:
     """Build a `run_python` tool with its own limits.
 
@@ -320,6 +337,8 @@ def make_run_python(
         file_size_mb: Largest file the program may write, in MiB.
         max_processes: Extra processes/threads the program may create (not
             enforced when running as root).
+        isolate_network: Run without network (a network namespace of its own)
+            where the host allows it.
 
     Returns:
         A configured `PythonRunnerTool` named ``"run_python"``.
@@ -330,6 +349,7 @@ def make_run_python(
         max_output_chars=max_output_chars,
         file_size_mb=file_size_mb,
         max_processes=max_processes,
+        isolate_network=isolate_network,
     )
 
 
@@ -338,6 +358,23 @@ run_python = make_run_python()
 
 
 # -- helpers ----------------------------------------------------------------------
+
+
+_UNSHARE = shutil.which("unshare") or "unshare"
+
+
+@functools.lru_cache(maxsize=1)
+def _network_namespace_available() -> bool:
+    """Whether `unshare -rn` works here (user and network namespaces allowed)."""
+    if shutil.which("unshare") is None:
+        return False
+    try:
+        probe = subprocess.run(
+            [_UNSHARE, "-rn", "--", "true"], capture_output=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
 
 
 def _minimal_env(workdir: str) -> dict[str, str]:

@@ -294,3 +294,40 @@ async def test_async_timeout_and_concurrency() -> None:
     )
     assert "timed out after 0.5s" in results[0]
     assert results[1].endswith("quick")
+
+
+needs_netns = pytest.mark.skipif(
+    not code_runner._network_namespace_available(),
+    reason="this host allows no unprivileged network namespaces",
+)
+
+
+@needs_netns
+def test_network_is_isolated() -> None:
+    # A server on the host's loopback: reachable from here, not from the sandbox.
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        code = (
+            "import socket\n"
+            "try:\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+            "    print('CONNECTED')\n"
+            "except OSError as e:\n"
+            "    print('REFUSED', type(e).__name__)\n"
+        )
+        out = run_python.invoke({"code": code})
+    assert "REFUSED" in out
+    assert "CONNECTED" not in out
+    assert "not isolated" not in out
+
+
+@needs_netns
+def test_network_isolation_can_be_turned_off() -> None:
+    with_net = make_run_python(isolate_network=False)
+    out = with_net.invoke({"code": "import socket; print(socket.gethostname() != '')"})
+    assert "True" in out
