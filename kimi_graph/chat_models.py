@@ -20,10 +20,6 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, Runn
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.json import parse_json_markdown
-from langchain_openai.chat_models._client_utils import (
-    _build_async_httpx_client,
-    _resolve_socket_options,
-)
 from langchain_openai.chat_models.base import (
     BaseChatOpenAI,
     _convert_to_openai_response_format,
@@ -33,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic.v1 import BaseModel as BaseModelV1
 from typing_extensions import Self
 
+from kimi_graph._http import pool_for_running_loop
 from kimi_graph.backends import (
     MOONSHOT_TEMPERATURE_INSTANT,
     MOONSHOT_TEMPERATURE_THINKING,
@@ -413,23 +410,18 @@ class ChatKimi(BaseChatOpenAI):
         return generation_chunk
 
     def _async_client_for_this_loop(self) -> None:
-        """Give the async client an HTTP pool of the running event loop.
+        """Point the async client at the running loop's shared HTTP pool.
 
-        An httpx pool is tied to the loop that first used it, and langchain-openai
-        shares one default pool process-wide, so a second `asyncio.run(...)` (or a
-        test framework's fresh loop) would fail with "Event loop is closed". A pool
-        you pass as `http_async_client` is left alone.
+        See `kimi_graph._http`: a second `asyncio.run(...)` or a test framework's fresh
+        loop then works. A pool you pass as `http_async_client` is left alone.
         """
         if self.http_async_client is not None or self.root_async_client is None:
             return
         loop = asyncio.get_running_loop()
         if self._async_loop is not None and self._async_loop() is loop:
             return
-        # The same pool shape langchain-openai builds (limits, socket options).
-        pool = _build_async_httpx_client(
-            self.openai_api_base,
-            self.request_timeout,
-            _resolve_socket_options(self.http_socket_options),
+        pool = pool_for_running_loop(
+            self.openai_api_base, self.request_timeout, self.http_socket_options
         )
         self.root_async_client = self.root_async_client.copy(http_client=pool)
         self.async_client = self.root_async_client.chat.completions

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from pydantic import BaseModel
 
-from kimi_graph.emulator import DIALECTS
+from kimi_graph.emulator import DIALECTS, Emulator, EmulatorConfig
 from tests.integration_tests.conftest import requests_since
 
 PNG_1PX = (
@@ -361,3 +363,26 @@ def test_async_calls_work_across_event_loops(kimi) -> None:
 
 async def _collect(stream: Any) -> list:
     return [chunk async for chunk in stream]
+
+
+async def test_dropped_models_do_not_break_other_sockets_of_the_loop(kimi) -> None:
+    # Models created and dropped in a running loop must not leave HTTP pools for the
+    # garbage collector: its finalizers close sockets without unregistering them from
+    # the loop, and a new socket reusing the number then never gets its data.
+    for _ in range(3):
+        llm = kimi("vllm")
+        await asyncio.gather(*(llm.ainvoke(f"What is {i}+1?") for i in range(20)))
+        del llm
+    gc.collect()
+    with Emulator(EmulatorConfig(latency=0.5)) as emu:
+        url = f"{emu.base_url('vllm')}/chat/completions"
+        limits = httpx.Limits(max_connections=150, max_keepalive_connections=150)
+        async with httpx.AsyncClient(limits=limits, timeout=20) as client:
+
+            async def one(i: int) -> str:
+                body = {"model": "kimi-k2.5", "messages": [{"role": "user", "content": f"s{i}"}]}
+                async with client.stream("POST", url, json={**body, "stream": True}) as r:
+                    return "".join([part async for part in r.aiter_text()])
+
+            texts = await asyncio.gather(*(one(i) for i in range(120)))
+    assert all(t.rstrip().endswith("data: [DONE]") for t in texts)

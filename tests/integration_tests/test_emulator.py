@@ -984,7 +984,7 @@ def test_config_knobs_and_error_rate() -> None:
 
 
 async def test_burst_of_200_concurrent_streams() -> None:
-    n, latency = 200, 0.2
+    n, latency = 200, 1.0
     with Emulator(EmulatorConfig(latency=latency)) as emu:
         url = f"{emu.base_url('vllm')}/chat/completions"
         limits = httpx.Limits(max_connections=n + 50, max_keepalive_connections=n + 50)
