@@ -25,6 +25,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
+from langgraph.types import Command
 
 from kimi_graph import prompts
 from kimi_graph.modes._model import ModelLike
@@ -138,10 +139,18 @@ class _Progress:
 class SubagentRunner:
     """The `subagent` node: runs the agent graph for one `assign_task` call."""
 
-    def __init__(self, workers: list[Worker], *, timeout: float | None, max_result_chars: int):
+    def __init__(
+        self,
+        workers: list[Worker],
+        *,
+        timeout: float | None,
+        max_result_chars: int,
+        max_rounds: int,
+    ) -> None:
         self.workers = workers
         self.timeout = timeout
         self.max_result_chars = max_result_chars
+        self.max_rounds = max_rounds
 
     def _inputs(self, args: dict[str, Any]) -> list[AnyMessage]:
         extra = f"\n\nInstructions: {args['instructions']}" if args.get("instructions") else ""
@@ -149,7 +158,7 @@ class SubagentRunner:
         system = prompts.SUBAGENT_PROMPT.format(role=role, instructions=extra)
         return [SystemMessage(system), HumanMessage(str(args.get("task", "")))]
 
-    def run(self, packet: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def run(self, packet: dict[str, Any], config: RunnableConfig) -> Command:
         """Run the sub-agent with `graph.invoke` (a thread of LangGraph's pool)."""
         worker = self.workers[packet["worker"]]
         progress = _Progress(packet.get("tool_call_budget"))
@@ -186,7 +195,7 @@ class SubagentRunner:
             progress.error = f"{type(failure[0]).__name__}: {failure[0]}"
         return self._result(packet, worker, progress, started)
 
-    async def arun(self, packet: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    async def arun(self, packet: dict[str, Any], config: RunnableConfig) -> Command:
         """Run the sub-agent with `graph.ainvoke` (a task of the event loop)."""
         worker = self.workers[packet["worker"]]
         progress = _Progress(packet.get("tool_call_budget"))
@@ -213,7 +222,7 @@ class SubagentRunner:
 
     def _result(
         self, packet: dict[str, Any], worker: Worker, progress: _Progress, started: float
-    ) -> dict[str, Any]:
+    ) -> Command:
         args = packet["args"]
         output, error = progress.outcome()
         record = SubagentResult(
@@ -245,7 +254,10 @@ class SubagentRunner:
             status="error" if error else "success",
         )
         _emit("error" if error else "finish", packet, worker, record)
-        return {"subagent_results": [record], "messages": [reply]}
+        update = {"subagent_results": [record], "messages": [reply]}
+        # Every branch names the same next node; LangGraph runs it once, after the wave.
+        next_node = "orchestrator" if packet["round"] < self.max_rounds else "synthesis"
+        return Command(update=update, goto=next_node)
 
 
 def _emit(event: str, packet: dict[str, Any], worker: Worker, record: Any = None) -> None:

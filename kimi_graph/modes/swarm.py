@@ -183,7 +183,12 @@ def create_swarm_graph(
         )
         for m in worker_models
     ]
-    runner = SubagentRunner(workers, timeout=subagent_timeout, max_result_chars=max_result_chars)
+    runner = SubagentRunner(
+        workers,
+        timeout=subagent_timeout,
+        max_result_chars=max_result_chars,
+        max_rounds=max_rounds,
+    )
     # Thinking is bound after the tools: a binding's bind_tools drops earlier kwargs.
     orchestrator_llm = with_thinking(boss.bind_tools([ASSIGN_TASK_TOOL]), True)  # type: ignore[union-attr]
     synthesis_llm = with_thinking(
@@ -297,9 +302,6 @@ def create_swarm_graph(
             for i, call in enumerate(calls)
         ]
 
-    def after_wave(state: dict[str, Any]) -> Literal["orchestrator", "synthesis"]:
-        return "orchestrator" if len(_waves(state["messages"])) < max_rounds else "synthesis"
-
     def synthesis_input(state: dict[str, Any]) -> tuple[list[AnyMessage], list[SubagentResult]]:
         results = _current_results(state)
         failed = [r for r in results if r["status"] == "error"]
@@ -363,13 +365,16 @@ def create_swarm_graph(
         "orchestrator",
         RunnableLambda(call_orchestrator, afunc=acall_orchestrator, name="orchestrator"),
     )
-    builder.add_node("subagent", RunnableLambda(runner.run, afunc=runner.arun, name="subagent"))
+    builder.add_node(
+        "subagent",
+        RunnableLambda(runner.run, afunc=runner.arun, name="subagent"),
+        destinations=("orchestrator", "synthesis"),
+    )
     builder.add_node(
         "synthesis", RunnableLambda(call_synthesis, afunc=acall_synthesis, name="synthesis")
     )
     builder.add_edge(START, "orchestrator")
     builder.add_conditional_edges("orchestrator", dispatch, ["subagent", "synthesis", END])
-    builder.add_conditional_edges("subagent", after_wave, ["orchestrator", "synthesis"])
     builder.add_edge("synthesis", END)
     graph = builder.compile(checkpointer=checkpointer, store=store, name=name)
     return graph.with_config(max_concurrency=max_concurrency, recursion_limit=4 * max_rounds + 10)
