@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
 from operator import itemgetter
 from typing import Any, Literal
 
@@ -17,7 +17,6 @@ from langchain_core.language_models import LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, RunnablePassthrough
-from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.json import parse_json_markdown
 from langchain_openai.chat_models.base import (
@@ -39,7 +38,7 @@ from kimi_graph.backends import (
     resolve_backend,
 )
 from kimi_graph.content_blocks import PROVIDER
-from kimi_graph.parsing import ParsedPiece, RawOutputParser, split_raw_output
+from kimi_graph.parsing import ParsedPiece, RawOutputParser, looks_raw, split_raw_output
 
 logger = logging.getLogger(__name__)
 
@@ -439,7 +438,7 @@ class ChatKimi(BaseChatOpenAI):
             if not isinstance(message, AIMessage) or not isinstance(message.content, str):
                 continue
             undecided = thinking and "reasoning_content" not in message.additional_kwargs
-            if not _could_be_raw(message.content, undecided):
+            if not looks_raw(message.content, thinking=undecided):
                 continue
             piece = split_raw_output(message.content, thinking=undecided)
             generation.message = _apply_piece(message, piece)
@@ -510,35 +509,6 @@ class ChatKimi(BaseChatOpenAI):
             yield out
 
     # ------------------------------------------------------------------ tools, schemas
-
-    def bind_tools(
-        self,
-        tools: Sequence[dict[str, Any] | type | Callable | BaseTool],
-        *,
-        tool_choice: dict | str | bool | None = None,
-        strict: bool | None = None,
-        parallel_tool_calls: bool | None = None,
-        **kwargs: Any,
-    ) -> Runnable[LanguageModelInput, AIMessage]:
-        """Bind tools to the model.
-
-        With Moonshot and thinking on, `tool_choice` may only be `"auto"` or `"none"`;
-        other values raise `ValueError` when the model is called.
-
-        Args:
-            tools: Tools as LangChain tools, functions, pydantic models or OpenAI dicts.
-            tool_choice: `"auto"`, `"none"`, `"required"`/`"any"`/`True`, or a tool name.
-            strict: Ask the server for strict argument schemas.
-            parallel_tool_calls: Set to False to ask for one call per turn.
-            **kwargs: Passed on to `bind`.
-        """
-        return super().bind_tools(
-            tools,
-            tool_choice=tool_choice,
-            strict=strict,
-            parallel_tool_calls=parallel_tool_calls,
-            **kwargs,
-        )
 
     def with_structured_output(
         self,
@@ -637,12 +607,6 @@ def _tool_or_json_parser(schema: Any, tool_name: str) -> Callable[[AIMessage], A
         return schema.model_validate(args)
 
     return parse
-
-
-def _could_be_raw(content: str, undecided: bool) -> bool:
-    return "<|tool_calls_section_begin|>" in content or (
-        undecided and ("</think>" in content or content.lstrip().startswith("<think>"))
-    )
 
 
 def _apply_piece(message: AIMessage, piece: ParsedPiece) -> AIMessage:

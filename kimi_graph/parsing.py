@@ -94,7 +94,6 @@ class RawOutputParser:
     def __init__(self, *, thinking: bool) -> None:
         self._state: State = "undecided" if thinking else "content"
         self._buf = ""
-        self._calls_seen = 0
 
     def server_parses_reasoning(self) -> ParsedPiece:
         """Note that the server sent reasoning in its own field: content is the answer."""
@@ -175,7 +174,6 @@ class RawOutputParser:
             out.tool_calls.append(
                 RawToolCall(id=call_id, name=tool_call_name(call_id), arguments=match["args"])
             )
-            self._calls_seen += 1
             last = match.end()
         if end >= 0:
             self._buf = self._buf[end + len(SECTION_END) :]
@@ -201,6 +199,8 @@ def split_raw_output(text: str, *, thinking: bool) -> ParsedPiece:
     )
 
 
-def looks_raw(text: str) -> bool:
-    """Return True if `text` holds raw reasoning or tool-call tokens."""
-    return THINK_CLOSE in text or SECTION_BEGIN in text or text.lstrip().startswith(THINK_OPEN)
+def looks_raw(text: str, *, thinking: bool) -> bool:
+    """Return True if `text` holds raw tool-call tokens, or (thinking) raw reasoning."""
+    return SECTION_BEGIN in text or (
+        thinking and (THINK_CLOSE in text or text.lstrip().startswith(THINK_OPEN))
+    )

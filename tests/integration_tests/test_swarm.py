@@ -109,34 +109,22 @@ def test_orchestrator_answers_alone(kimi, emulator) -> None:
     assert len(requests_since(emulator, mark)) == 1
 
 
-def test_branches_run_in_parallel(slow_emulator) -> None:
+@pytest.mark.parametrize("run", ["invoke", "ainvoke"])
+async def test_branches_run_in_parallel(slow_emulator, run: str) -> None:
     llm = ChatKimi(base_url=slow_emulator.base_url("vllm"), api_key="k", max_retries=0)
-    tasks = "\n".join(f'- weather in "City{i}"' for i in range(8))
-    mark = len(slow_emulator.requests)
-    create_swarm_graph(llm, [get_weather]).invoke({"messages": [("user", f"Do:\n{tasks}")]})
-    firsts = [
-        r
-        for r in requests_since(slow_emulator, mark)
-        if not r.thinking and len(r.body["messages"]) == 2
-    ]
-    assert len(firsts) == 8
-    # all eight sub-agents' first requests were in flight at the same time
-    assert _peak_concurrency(firsts) == 8
-
-
-def test_invoke_runs_branches_in_parallel_too(slow_emulator) -> None:
-    llm = ChatKimi(base_url=slow_emulator.base_url("vllm"), api_key="k", max_retries=0)
-    tasks = "\n".join(f"- weather in Town{i}" for i in range(12))
-    mark = len(slow_emulator.requests)
+    tasks = "\n".join(f'- weather in "{run}{i}"' for i in range(12))
     graph = create_swarm_graph(llm, [get_weather], max_concurrency=12)
-    graph.invoke({"messages": [("user", f"Do:\n{tasks}")]})
+    inputs = {"messages": [("user", f"Do:\n{tasks}")]}
+    mark = len(slow_emulator.requests)
+    await graph.ainvoke(inputs) if run == "ainvoke" else graph.invoke(inputs)
     firsts = [
         r
         for r in requests_since(slow_emulator, mark)
         if not r.thinking and len(r.body["messages"]) == 2
     ]
     assert len(firsts) == 12
-    # all at once: more than LangGraph's default thread pool (cores + 4) would allow
+    # all twelve first requests in flight at once: on invoke, more than LangGraph's
+    # default thread pool (cores + 4) would allow
     assert _peak_concurrency(firsts) == 12
 
 
