@@ -1,10 +1,10 @@
 """Studio entry: K2.5 in instant mode (thinking off), one model call.
 
-`langgraph dev` loads `graph` from here (see `langgraph.json`); the model comes from
-the environment (`.env`: KIMI_BASE_URL, MOONSHOT_API_KEY / KIMI_API_KEY, KIMI_BACKEND).
+`langgraph dev` loads `graph` from here (see `langgraph.json`). It loads with nothing set:
+the model is made on the first run, from the environment (`.env`: KIMI_BASE_URL,
+MOONSHOT_API_KEY / KIMI_API_KEY, KIMI_BACKEND) or from the run's context (`KimiContext`).
 """
 
 from kimi_graph import create_instant_graph
-from kimi_graph.cli import model_from_env
 
-graph = create_instant_graph(model_from_env(), name="kimi-instant")
+graph = create_instant_graph(name="kimi-instant")

@@ -25,6 +25,7 @@ from kimi_graph._version import __version__
 from kimi_graph.arithmetic import evaluate
 from kimi_graph.chat_models import ChatKimi
 from kimi_graph.cli_render import StreamRenderer
+from kimi_graph.config import ConfigError, model_from_env, validation_reason
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -38,52 +39,12 @@ MODES = ("instant", "thinking", "agent", "swarm")
 DEMO_LATENCY = 0.05
 DEMO_TOKEN_DELAY = 0.005
 
-ENV_HINT = (
-    "kimi-graph reads KIMI_BASE_URL, MOONSHOT_API_KEY (or KIMI_API_KEY) and KIMI_BACKEND "
-    "from the environment (for `langgraph dev`: copy .env.example to .env). To try it "
-    "offline, use `kimi-graph run --emulator ...`, or start `kimi-graph emulate` and set "
-    "KIMI_BASE_URL to one of its URLs."
-)
-
 
 class CLIError(Exception):
     """An error shown to the user as one line, without a traceback."""
 
 
-class ConfigError(CLIError, ValueError):
-    """The endpoint or key is missing or wrong."""
-
-
 # ---------------------------------------------------------------------- models
-
-
-def _validation_reason(err: Exception) -> str:
-    """The message of a ValueError raised inside a pydantic validator, unwrapped."""
-    errors = getattr(err, "errors", None)
-    if callable(errors):
-        try:
-            first = errors()[0]
-        except (IndexError, TypeError):
-            return str(err)
-        inner = (first.get("ctx") or {}).get("error")
-        return str(inner) if inner is not None else str(first.get("msg", err))
-    return str(err)
-
-
-def model_from_env(**kwargs: Any) -> ChatKimi:
-    """Build `ChatKimi` from the environment, with a helpful error if it is not set up.
-
-    Args:
-        **kwargs: Passed to `ChatKimi` (e.g. `model=`).
-
-    Raises:
-        ConfigError: A `ValueError` saying which variables to set.
-    """
-    try:
-        return ChatKimi(**kwargs)
-    except ValueError as err:
-        msg = f"{_validation_reason(err).rstrip('.')}. {ENV_HINT}"
-        raise ConfigError(msg) from None
 
 
 def _start_emulator(dialect: str) -> Emulator:
@@ -383,10 +344,10 @@ def describe_error(err: BaseException) -> str:
             f"cannot reach {err.request.url}{reason}. Is the server running? "
             "Check KIMI_BASE_URL, or use --emulator."
         )
-    if isinstance(err, CLIError):
+    if isinstance(err, (CLIError, ConfigError)):
         return str(err)
     if isinstance(err, ValueError):
-        return _validation_reason(err)
+        return validation_reason(err)
     return f"{type(err).__name__}: {err}"
 
 

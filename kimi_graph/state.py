@@ -6,6 +6,7 @@ or a subgraph of an existing app. The swarm adds `subagent_results`.
 
 from __future__ import annotations
 
+import operator
 from typing import Annotated, Any, Literal
 
 from langchain_core.messages import AnyMessage
@@ -51,26 +52,57 @@ class SubagentResult(TypedDict):
     elapsed_s: float
     round: int
     worker: str
-    """Which worker model served it (its base URL)."""
+    """Which worker served it (its base URL or graph name)."""
+    usage: NotRequired[Usage]
+    """Tokens of its model calls, summed."""
+    namespace: NotRequired[str]
+    """Its branch's checkpoint namespace (`subagent:<task id>`): streamed events of
+    the sub-agent carry the same namespace."""
 
 
-def merge_results(current: list[Any] | None, update: Any) -> list[Any]:
-    """Reducer of `subagent_results`: extend, or replace on `{"type": "override"}`.
+class Usage(TypedDict):
+    """Token usage summed over model calls (LangChain's `usage_metadata` keys)."""
 
-    The orchestrator's first wave of a request replaces the list, so a thread that
-    continues shows the records of its latest request only.
-    """
-    if isinstance(update, dict) and update.get("type") == "override":
-        return list(update.get("value") or [])
-    return [*(current or []), *(update or [])]
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    cache_read: NotRequired[int]
+    """Input tokens served from the server's prefix cache, where reported."""
+
+
+class SubagentTask(TypedDict):
+    """The `Send` packet of one sub-agent: what the orchestrator asked and where it runs."""
+
+    id: str
+    """The orchestrator's `assign_task` call id."""
+    role: str
+    task: str
+    instructions: str | None
+    round: int
+    worker: int
+    """Index into the swarm's workers."""
+    max_tool_calls: int
+    """This sub-agent's share of the swarm's tool-call budget."""
+    group: str
+    """Key of the sub-agents that share one `max_concurrency` bound (one wave)."""
 
 
 class SwarmState(MessagesState):
-    """State of the swarm graph: the conversation plus the sub-agents' records."""
+    """State of the swarm graph: the conversation, the sub-agents' records, counters.
 
-    subagent_results: NotRequired[Annotated[list[SubagentResult], merge_results]]
+    `subagent_results`, `critical_steps`, `round`, `launched` and `pending` describe
+    the current request: its first orchestrator turn resets them (`Overwrite`).
+    """
+
+    subagent_results: NotRequired[Annotated[list[SubagentResult], operator.add]]
     critical_steps: NotRequired[list[int]]
-    """Per wave: orchestrator steps plus the longest sub-agent's steps."""
+    """Per round: one orchestrator step plus the longest sub-agent's steps."""
+    round: NotRequired[int]
+    """Rounds (waves of `assign_task` calls) of the current request so far."""
+    launched: NotRequired[int]
+    """Sub-agents accepted in the current request so far (for `max_subagents`)."""
+    pending: NotRequired[list[SubagentTask]]
+    """The tasks of the latest round waiting to be sent (after plan review)."""
 
 
 class SwarmOutput(TypedDict):

@@ -1,17 +1,135 @@
-"""Helpers the mode graphs share: the default model, the thinking switch, model nodes."""
+"""How the mode graphs get their model: lazily, per run, with the run's overrides.
+
+A graph built with `model=None` makes `ChatKimi()` from the environment on its first
+run, not when it is built, so Studio can load it on a machine with nothing set. A run's
+`KimiContext` may name another `model`, `base_url` or `backend`: the graph then calls a
+`ChatKimi` made for those (cached), and decides `thinking` for each call in one place,
+`call_kwargs`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig, RunnableLambda
 
+from kimi_graph.backends import resolve_backend
 from kimi_graph.chat_models import ChatKimi
+from kimi_graph.config import model_from_env
+from kimi_graph.context import KimiContext, current_context
 
 ModelLike = BaseChatModel | Runnable[LanguageModelInput, Any]
+"""A chat model, or a chat model already bound (`.bind(...)`, `.bind_tools(...)`)."""
+
+Prepare = Callable[[ModelLike], Runnable[LanguageModelInput, Any]]
+"""Turns a model into what a node calls (e.g. binds its tools)."""
+
+
+def find_kimi(model: Any) -> ChatKimi | None:
+    """The `ChatKimi` inside `model` (through bindings), or None."""
+    while model is not None:
+        if isinstance(model, ChatKimi):
+            return model
+        model = getattr(model, "bound", None)
+    return None
+
+
+def call_kwargs(model: Any, thinking: bool | None) -> dict[str, Any]:
+    """Per-call keyword arguments that switch thinking; empty for other models."""
+    if thinking is None or find_kimi(model) is None:
+        return {}
+    return {"thinking": thinking}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+def derive_kimi(base: ChatKimi, context: KimiContext) -> ChatKimi:
+    """A `ChatKimi` like `base` with the context's `model`, `base_url` and `backend`.
+
+    The base model's key goes only to its own origin: a run that points `base_url`
+    elsewhere gets the key of the environment when the new host is Moonshot's (as
+    `ChatKimi()` would) and none otherwise, so a run setting cannot send the key to a
+    host of its choosing.
+    """
+    base_url = context.base_url or base.openai_api_base or ""
+    params: dict[str, Any] = {
+        "model": context.model or base.model_name,
+        "base_url": base_url,
+        "backend": context.backend or (base.backend if not context.base_url else None),
+        "thinking": base.thinking,
+        "max_retries": base.max_retries,
+        "timeout": base.request_timeout,
+        "max_tokens": base.max_tokens,
+        "default_headers": base.default_headers,
+    }
+    same_origin = _origin(base_url) == _origin(base.openai_api_base or "")
+    if same_origin and base.openai_api_key is not None:
+        params["api_key"] = base.openai_api_key
+    elif resolve_backend(params["backend"], base_url).name != "moonshot":
+        params["api_key"] = "EMPTY"  # self-hosted servers take any key
+    return ChatKimi(**params)
+
+
+class ModelSource:
+    """The model a graph calls, made on first use and adapted to each run's context.
+
+    Args:
+        model: The model, or None for `ChatKimi()` from the environment (made on
+            the first run, so building the graph needs no key).
+        prepare: Applied once per distinct model (binds tools, for example).
+    """
+
+    def __init__(self, model: ModelLike | None, prepare: Prepare | None = None) -> None:
+        self._model = model
+        self._prepare = prepare or (lambda m: m)
+        self._cache: dict[tuple[str | None, str | None, str | None], Runnable[Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def configured(self) -> ModelLike | None:
+        """The model given at build time (None: made from the environment)."""
+        return self._model
+
+    def get(self, context: KimiContext | None = None) -> Runnable[LanguageModelInput, Any]:
+        """The prepared model for a run with `context` (default: the current run's)."""
+        context = current_context() if context is None else context
+        key = (context.model, context.base_url, context.backend)
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._cache.get(key)
+            if found is None:
+                found = self._cache[key] = self._prepare(self._resolve(context))
+        return found
+
+    def _resolve(self, context: KimiContext) -> ModelLike:
+        if self._model is None:
+            return model_from_env(
+                model=context.model, base_url=context.base_url, backend=context.backend
+            )
+        base = self._model
+        if not (context.model or context.base_url or context.backend):
+            return base
+        kimi = find_kimi(base)
+        if kimi is None:
+            msg = (
+                "The run's context sets model/base_url/backend, which only apply to a "
+                f"ChatKimi model; this graph's model is {type(base).__name__}."
+            )
+            raise ValueError(msg)
+        derived: Runnable[Any, Any] = derive_kimi(kimi, context)
+        if isinstance(base, RunnableBinding):
+            derived = base.__class__(bound=derived, kwargs=base.kwargs, config=base.config)
+        return derived
 
 
 def default_model(model: ModelLike | None) -> ModelLike:
@@ -19,17 +137,9 @@ def default_model(model: ModelLike | None) -> ModelLike:
     return ChatKimi() if model is None else model
 
 
-def _is_kimi(model: Any) -> bool:
-    while model is not None:
-        if isinstance(model, ChatKimi):
-            return True
-        model = getattr(model, "bound", None)
-    return False
-
-
 def with_thinking(model: ModelLike, thinking: bool | None) -> ModelLike:
     """Bind the thinking switch when the model is a `ChatKimi`; leave others alone."""
-    if thinking is None or not _is_kimi(model):
+    if thinking is None or find_kimi(model) is None:
         return model
     return model.bind(thinking=thinking)
 
@@ -52,21 +162,33 @@ def make_model_node(
     """Return a node that answers the conversation in `state["messages"]`.
 
     The node works in any `StateGraph` whose state has a `messages` key (with the
-    `add_messages` reducer) and runs under both `invoke` and `ainvoke`.
+    `add_messages` reducer), runs under both `invoke` and `ainvoke`, and honours the
+    run's `KimiContext` (`thinking`, `system_prompt`, `model`, `base_url`, `backend`).
 
     Args:
-        model: The chat model; None means `ChatKimi()` from the environment.
+        model: The chat model; None means `ChatKimi()` from the environment, made on
+            the first call.
         thinking: Force thinking (True) or instant (False); None keeps the model's.
         system_prompt: Prepended to the conversation when it has none.
         name: The node's run name in traces.
     """
-    llm = with_thinking(default_model(model), thinking)
+    source = ModelSource(model)
+
+    def request(
+        state: dict[str, Any],
+    ) -> tuple[Runnable[Any, Any], list[AnyMessage], dict[str, Any]]:
+        context = current_context()
+        llm = source.get(context)
+        prompt = context.system_prompt or system_prompt
+        chosen = context.thinking if context.thinking is not None else thinking
+        return llm, with_system(state["messages"], prompt), call_kwargs(llm, chosen)
 
     def call(state: dict[str, Any], config: RunnableConfig) -> dict[str, list[AIMessage]]:
-        return {"messages": [llm.invoke(with_system(state["messages"], system_prompt), config)]}
+        llm, messages, kwargs = request(state)
+        return {"messages": [llm.invoke(messages, config, **kwargs)]}
 
     async def acall(state: dict[str, Any], config: RunnableConfig) -> dict[str, list[AIMessage]]:
-        messages = with_system(state["messages"], system_prompt)
-        return {"messages": [await llm.ainvoke(messages, config)]}
+        llm, messages, kwargs = request(state)
+        return {"messages": [await llm.ainvoke(messages, config, **kwargs)]}
 
     return RunnableLambda(call, afunc=acall, name=name)

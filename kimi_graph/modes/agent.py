@@ -1,15 +1,20 @@
 """Agent mode: K2.5 in a tool loop, as a ReAct subgraph (model node <-> tool node).
 
 LangGraph's `ToolNode` runs the tools (parallel calls concurrently, unknown tools and
-bad arguments answered as error tool messages). What K2.5 needs on top: tool calls
-whose arguments are not JSON also get an error tool message, so the model can retry
-and the history stays valid for Moonshot's validator; and a step limit ends a runaway
-loop with a clear final message instead of a `GraphRecursionError`.
+bad arguments answered as error tool messages, `interrupt()` inside a tool pauses the
+run). What K2.5 needs on top: tool calls whose arguments are not a JSON object also
+get an error tool message, so the model can retry and the history stays valid for
+Moonshot's validator; a tool that hangs is stopped after `tool_timeout`; and a step
+limit (or a tool-call budget) ends a runaway loop with a clear final message instead
+of a `GraphRecursionError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+import asyncio
+import contextvars
+import threading
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
@@ -18,50 +23,65 @@ from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
+from langgraph.prebuilt.tool_node import ToolCallRequest
+from langgraph.types import Command
 
-from kimi_graph.modes._model import ModelLike, default_model, with_system, with_thinking
+from kimi_graph.context import KimiContext, current_context
+from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, with_system
 from kimi_graph.state import AgentState, InputState, MessagesState
 
 DEFAULT_MAX_STEPS = 100
 """Model calls per request; K2.5's sub-agents were evaluated with up to 100 steps."""
 
+DEFAULT_TOOL_TIMEOUT = 120.0
+"""Seconds one tool call may take before the model is told it timed out."""
+
 STEP_LIMIT_REASON = "step_limit"
+TOOL_BUDGET_REASON = "tool_budget"
 
 
 def model_steps(messages: Sequence[AnyMessage]) -> int:
     """Count the model calls made since the last user message."""
-    steps = 0
+    return _since_last_user(messages)[0]
+
+
+def tool_calls_made(messages: Sequence[AnyMessage]) -> int:
+    """Count the tool calls requested since the last user message."""
+    return _since_last_user(messages)[1]
+
+
+def _since_last_user(messages: Sequence[AnyMessage]) -> tuple[int, int]:
+    steps = calls = 0
     for message in reversed(messages):
         if isinstance(message, HumanMessage):
             break
         if isinstance(message, AIMessage):
             steps += 1
-    return steps
-
-
-def tool_calls_made(messages: Sequence[AnyMessage]) -> int:
-    """Count the tool calls requested since the last user message."""
-    calls = 0
-    for message in reversed(messages):
-        if isinstance(message, HumanMessage):
-            break
-        if isinstance(message, AIMessage):
             calls += len(message.tool_calls) + len(message.invalid_tool_calls)
-    return calls
+    return steps, calls
+
+
+def _stop_message(text: str, reason: str, messages: Sequence[AnyMessage]) -> AIMessage:
+    last_results = [m for m in messages[-5:] if isinstance(m, ToolMessage)]
+    if last_results:
+        clipped = [f"- {m.name or 'tool'}: {str(m.content)[:200]}" for m in last_results]
+        text += "\nLast tool results:\n" + "\n".join(clipped)
+    return AIMessage(content=text, response_metadata={"finish_reason": reason})
 
 
 def step_limit_message(max_steps: int, messages: Sequence[AnyMessage]) -> AIMessage:
     """The final message of a loop stopped by the step limit."""
-    last_results = [m for m in messages[-5:] if isinstance(m, ToolMessage)]
-    tail = ""
-    if last_results:
-        clipped = [f"- {m.name or 'tool'}: {str(m.content)[:200]}" for m in last_results]
-        tail = "\nLast tool results:\n" + "\n".join(clipped)
     text = (
         f"Stopped after {max_steps} model steps without a final answer "
-        f"(step limit max_steps={max_steps}).{tail}"
+        f"(step limit max_steps={max_steps})."
     )
-    return AIMessage(content=text, response_metadata={"finish_reason": STEP_LIMIT_REASON})
+    return _stop_message(text, STEP_LIMIT_REASON, messages)
+
+
+def tool_budget_message(budget: int, messages: Sequence[AnyMessage]) -> AIMessage:
+    """The final message of a loop whose next tool calls would exceed its budget."""
+    text = f"Stopped: the tool-call budget of this request ({budget}) ran out."
+    return _stop_message(text, TOOL_BUDGET_REASON, messages)
 
 
 def _malformed_call_messages(message: AIMessage) -> list[ToolMessage]:
@@ -70,8 +90,9 @@ def _malformed_call_messages(message: AIMessage) -> list[ToolMessage]:
         ToolMessage(
             content=(
                 f"Error: the arguments of {call.get('name') or 'the tool call'} are not "
-                f"valid JSON ({call.get('error') or 'parse error'}): {call.get('args')!r}. "
-                "Call the tool again with a JSON object that matches its schema."
+                f"valid JSON for a tool call ({call.get('error') or 'parse error'}): "
+                f"{call.get('args')!r}. Call the tool again with a JSON object that "
+                "matches its schema."
             ),
             tool_call_id=call.get("id") or "",
             name=call.get("name") or "unknown",
@@ -81,18 +102,83 @@ def _malformed_call_messages(message: AIMessage) -> list[ToolMessage]:
     ]
 
 
-def _route(state: dict[str, Any]) -> Literal["tools", "__end__"]:
+def _timeout_message(request: ToolCallRequest, timeout: float) -> ToolMessage:
+    call = request.tool_call
+    return ToolMessage(
+        content=(
+            f"Error: the tool {call['name']!r} did not finish within {timeout:g}s and was "
+            "stopped. Try a smaller input or another approach."
+        ),
+        tool_call_id=call["id"] or "",
+        name=call["name"],
+        status="error",
+    )
+
+
+ToolResult = ToolMessage | Command[Any]
+
+
+class ToolTimeout:
+    """`ToolNode` wrappers that stop a tool call after `timeout` seconds.
+
+    An async tool is cancelled. A sync tool runs in a thread of its own that is
+    abandoned on time-out (Python cannot stop a thread; the tool finishes in the
+    background and its result is dropped). Interrupts raised by the tool propagate.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+
+    def wrap(
+        self, request: ToolCallRequest, execute: Callable[[ToolCallRequest], ToolResult]
+    ) -> ToolResult:
+        """Sync wrapper: run the call in a thread and wait at most `timeout`."""
+        outcome: list[ToolResult] = []
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                outcome.append(execute(request))
+            except BaseException as err:  # re-raised below, in the caller's thread
+                failure.append(err)
+
+        thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(target,), daemon=True
+        )
+        thread.start()
+        thread.join(self.timeout)
+        if thread.is_alive():
+            return _timeout_message(request, self.timeout)
+        if failure:
+            raise failure[0]
+        return outcome[0]
+
+    async def awrap(
+        self,
+        request: ToolCallRequest,
+        execute: Callable[[ToolCallRequest], Awaitable[ToolResult]],
+    ) -> ToolResult:
+        """Async wrapper: cancel the call after `timeout`."""
+        try:
+            return await asyncio.wait_for(execute(request), self.timeout)
+        except asyncio.TimeoutError:
+            return _timeout_message(request, self.timeout)
+
+
+def route_after_model(state: dict[str, Any]) -> Literal["tools", "__end__"]:
+    """Go to the tools while the model's last message calls one."""
     last = state["messages"][-1]
     if isinstance(last, AIMessage) and (last.tool_calls or last.invalid_tool_calls):
         return "tools"
     return END
 
 
-class AgentSteps:
-    """The two steps of the ReAct loop: the model and the tools.
+class AgentNodes:
+    """The two nodes of the ReAct loop, reading the run's `KimiContext`.
 
-    The agent graph wires them as nodes; a swarm sub-agent drives them directly
-    inside its `Send` branch (`run` / `arun`), which spares a nested graph run.
+    `thinking`, `system_prompt`, `max_steps` and `max_tool_calls` of the context
+    replace the values given here for that run; `model`, `base_url` and `backend`
+    pick another model (see `ModelSource`).
     """
 
     def __init__(
@@ -103,89 +189,98 @@ class AgentSteps:
         thinking: bool | None = None,
         system_prompt: str | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
+        max_tool_calls: int | None = None,
+        tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
         parallel_tool_calls: bool | None = None,
     ) -> None:
         if max_steps < 1:
             msg = f"max_steps must be at least 1, got {max_steps}."
             raise ValueError(msg)
-        tools = list(tools or [])
-        llm = default_model(model)
-        if tools:
-            extra = (
-                {} if parallel_tool_calls is None else {"parallel_tool_calls": parallel_tool_calls}
-            )
-            llm = llm.bind_tools(tools, **extra)  # type: ignore[union-attr]
-        # After bind_tools: a RunnableBinding's bind_tools would drop earlier kwargs.
-        self.llm = with_thinking(llm, thinking)
+        if tool_timeout is not None and tool_timeout <= 0:
+            msg = f"tool_timeout must be positive or None, got {tool_timeout}."
+            raise ValueError(msg)
+        tool_list = list(tools or [])
+        extra = {} if parallel_tool_calls is None else {"parallel_tool_calls": parallel_tool_calls}
+
+        def prepare(llm: Any) -> Any:
+            return llm.bind_tools(tool_list, **extra) if tool_list else llm
+
+        self.source = ModelSource(model, prepare)
+        self.thinking = thinking
         self.system_prompt = system_prompt
         self.max_steps = max_steps
-        self.tool_node = ToolNode(tools, handle_tool_errors=True) if tools else None
+        self.max_tool_calls = max_tool_calls
+        self.tool_node: ToolNode | None = None
+        if tool_list:
+            timeout = ToolTimeout(tool_timeout) if tool_timeout is not None else None
+            self.tool_node = ToolNode(
+                tool_list,
+                handle_tool_errors=True,
+                wrap_tool_call=timeout.wrap if timeout else None,
+                awrap_tool_call=timeout.awrap if timeout else None,
+            )
 
-    def _prepare(self, state: dict[str, Any]) -> tuple[list[AnyMessage], AIMessage | None]:
+    def _request(
+        self, state: dict[str, Any]
+    ) -> tuple[Any, list[AnyMessage], dict[str, Any], AIMessage | None, KimiContext]:
+        context = current_context()
         messages = state["messages"]
-        if model_steps(messages) >= self.max_steps:
-            return messages, step_limit_message(self.max_steps, messages)
-        return with_system(messages, self.system_prompt), None
+        max_steps = context.max_steps or self.max_steps
+        if model_steps(messages) >= max_steps:
+            return None, messages, {}, step_limit_message(max_steps, messages), context
+        llm = self.source.get(context)
+        thinking = context.thinking if context.thinking is not None else self.thinking
+        prompt = context.system_prompt or self.system_prompt
+        return llm, with_system(messages, prompt), call_kwargs(llm, thinking), None, context
 
-    @staticmethod
-    def _finish(state: dict[str, Any], response: AIMessage) -> dict[str, list[AIMessage]]:
+    def _finish(
+        self, state: dict[str, Any], response: AIMessage, context: KimiContext
+    ) -> dict[str, list[AIMessage]]:
+        messages = state["messages"]
+        calls = len(response.tool_calls) + len(response.invalid_tool_calls)
+        budget = (
+            context.max_tool_calls if context.max_tool_calls is not None else self.max_tool_calls
+        )
+        if calls and budget is not None and tool_calls_made(messages) + calls > budget:
+            response = tool_budget_message(budget, messages)
         # Not enough supersteps left for tools and another model call (a parent
         # graph's recursion limit): end cleanly instead of raising.
-        if response.tool_calls and state.get("remaining_steps", 1000) < 2:
-            response = step_limit_message(model_steps(state["messages"]) + 1, state["messages"])
+        elif response.tool_calls and state.get("remaining_steps", 1000) < 2:
+            response = step_limit_message(model_steps(messages) + 1, messages)
         return {"messages": [response]}
 
     def call_model(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        """The model step (sync)."""
-        messages, stop = self._prepare(state)
-        return self._finish(state, stop or self.llm.invoke(messages, config))
+        """The model node (sync)."""
+        llm, messages, kwargs, stop, context = self._request(state)
+        return self._finish(state, stop or llm.invoke(messages, config, **kwargs), context)
 
     async def acall_model(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        """The model step (async)."""
-        messages, stop = self._prepare(state)
-        return self._finish(state, stop or await self.llm.ainvoke(messages, config))
+        """The model node (async)."""
+        llm, messages, kwargs, stop, context = self._request(state)
+        response = stop or await llm.ainvoke(messages, config, **kwargs)
+        return self._finish(state, response, context)
 
     def run_tools(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        """The tool step (sync): parallel calls run concurrently on threads."""
+        """The tool node (sync): parallel calls run concurrently on threads."""
         last = state["messages"][-1]
-        out = []
+        out: list[Any] = []
         if last.tool_calls and self.tool_node is not None:
-            out = self.tool_node.invoke(state, config)["messages"]
+            out = _tool_messages(self.tool_node.invoke(state, config))
         return {"messages": [*out, *_malformed_call_messages(last)]}
 
     async def arun_tools(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        """The tool step (async): parallel calls run concurrently as tasks."""
+        """The tool node (async): parallel calls run concurrently as tasks."""
         last = state["messages"][-1]
-        out = []
+        out: list[Any] = []
         if last.tool_calls and self.tool_node is not None:
-            out = (await self.tool_node.ainvoke(state, config))["messages"]
+            out = _tool_messages(await self.tool_node.ainvoke(state, config))
         return {"messages": [*out, *_malformed_call_messages(last)]}
 
-    def run(self, messages: list[AnyMessage], config: RunnableConfig) -> Iterator[list[AnyMessage]]:
-        """Drive the loop without a graph; yield the conversation after each step."""
-        state: dict[str, Any] = {"messages": list(messages)}
-        while True:
-            state["messages"] = [*state["messages"], *self.call_model(state, config)["messages"]]
-            yield state["messages"]
-            if _route(state) == END:
-                return
-            state["messages"] = [*state["messages"], *self.run_tools(state, config)["messages"]]
-            yield state["messages"]
 
-    async def arun(
-        self, messages: list[AnyMessage], config: RunnableConfig
-    ) -> AsyncIterator[list[AnyMessage]]:
-        """Drive the loop without a graph (async); yield the conversation after each step."""
-        state: dict[str, Any] = {"messages": list(messages)}
-        while True:
-            update = await self.acall_model(state, config)
-            state["messages"] = [*state["messages"], *update["messages"]]
-            yield state["messages"]
-            if _route(state) == END:
-                return
-            update = await self.arun_tools(state, config)
-            state["messages"] = [*state["messages"], *update["messages"]]
-            yield state["messages"]
+def _tool_messages(output: Any) -> list[Any]:
+    if isinstance(output, dict):
+        return list(output.get("messages", []))
+    return list(output)
 
 
 def create_agent_graph(
@@ -195,6 +290,8 @@ def create_agent_graph(
     thinking: bool | None = None,
     system_prompt: str | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
+    max_tool_calls: int | None = None,
+    tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
     parallel_tool_calls: bool | None = None,
     checkpointer: Any = None,
     store: Any = None,
@@ -203,41 +300,69 @@ def create_agent_graph(
     """Create the agent-mode graph: a ReAct loop of model and tools.
 
     Args:
-        model: A `ChatKimi` (or any tool-calling chat model); None = `ChatKimi()`.
+        model: A `ChatKimi` (or any tool-calling chat model); None = `ChatKimi()`
+            from the environment, made on the first run.
         tools: LangChain tools or plain functions. None or empty: the model answers.
         thinking: Thinking (True) or instant (False) agent; None keeps the model's.
         system_prompt: Prepended when the conversation has no system message.
         max_steps: Model calls allowed per request; then the loop ends with a final
             message saying so (`response_metadata["finish_reason"] == "step_limit"`).
+        max_tool_calls: Tool calls allowed per request (None: no limit); a model turn
+            that would exceed it ends the loop (`finish_reason == "tool_budget"`).
+        tool_timeout: Seconds per tool call (None: no limit); a call that takes
+            longer is stopped and the model gets an error tool message.
         parallel_tool_calls: Passed to `bind_tools` when set.
         checkpointer: A LangGraph checkpointer, for threads that continue.
         store: A LangGraph store.
         name: The compiled graph's name (Studio, traces).
 
     Returns:
-        A compiled graph taking and returning `{"messages": [...]}`.
+        A compiled graph taking and returning `{"messages": [...]}`, with
+        `KimiContext` as its context schema (per-run settings).
     """
-    steps = AgentSteps(
+    nodes = AgentNodes(
         model,
         tools,
         thinking=thinking,
         system_prompt=system_prompt,
         max_steps=max_steps,
+        max_tool_calls=max_tool_calls,
+        tool_timeout=tool_timeout,
         parallel_tool_calls=parallel_tool_calls,
     )
-    builder = StateGraph(AgentState, input_schema=InputState, output_schema=MessagesState)
+    builder = StateGraph(
+        AgentState,
+        context_schema=KimiContext,
+        input_schema=InputState,
+        output_schema=MessagesState,
+    )
     builder.add_node(
-        "agent", RunnableLambda(steps.call_model, afunc=steps.acall_model, name="agent")
+        "agent", RunnableLambda(nodes.call_model, afunc=nodes.acall_model, name="agent")
     )
     builder.add_edge(START, "agent")
-    if steps.tool_node is not None:
+    if nodes.tool_node is not None:
         builder.add_node(
-            "tools", RunnableLambda(steps.run_tools, afunc=steps.arun_tools, name="tools")
+            "tools", RunnableLambda(nodes.run_tools, afunc=nodes.arun_tools, name="tools")
         )
-        builder.add_conditional_edges("agent", _route, ["tools", END])
+        builder.add_conditional_edges("agent", route_after_model, ["tools", END])
         builder.add_edge("tools", "agent")
     else:
         builder.add_edge("agent", END)
     graph = builder.compile(checkpointer=checkpointer, store=store, name=name)
-    # Two supersteps per model step, plus slack for the final answer.
-    return graph.with_config(recursion_limit=2 * max_steps + 5)
+    # Two supersteps per model step, plus slack for the final answer. A run whose
+    # context raises max_steps above this gets the step-limit message early.
+    return graph.with_config(recursion_limit=2 * max(max_steps, DEFAULT_MAX_STEPS) + 5)
+
+
+__all__ = [
+    "DEFAULT_MAX_STEPS",
+    "DEFAULT_TOOL_TIMEOUT",
+    "STEP_LIMIT_REASON",
+    "TOOL_BUDGET_REASON",
+    "AgentNodes",
+    "ToolTimeout",
+    "create_agent_graph",
+    "model_steps",
+    "step_limit_message",
+    "tool_calls_made",
+]

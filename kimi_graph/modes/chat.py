@@ -7,6 +7,7 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from kimi_graph.context import KimiContext
 from kimi_graph.modes._model import ModelLike, make_model_node
 from kimi_graph.state import InputState, MessagesState
 
@@ -20,8 +21,13 @@ def build_chat_graph(
     store: Any,
     name: str,
 ) -> CompiledStateGraph:
-    """Compile `START -> model -> END` with the thinking switch fixed."""
-    builder = StateGraph(MessagesState, input_schema=InputState, output_schema=MessagesState)
+    """Compile `START -> model -> END`; the run's `KimiContext` may change any setting."""
+    builder = StateGraph(
+        MessagesState,
+        context_schema=KimiContext,
+        input_schema=InputState,
+        output_schema=MessagesState,
+    )
     node = make_model_node(model, thinking=thinking, system_prompt=system_prompt)
     builder.add_node("model", node)
     builder.add_edge(START, "model")

@@ -69,11 +69,30 @@ def test_agent_and_swarm_graphs_have_the_default_tools(studio_env: None) -> None
     assert {"orchestrator", "subagent", "synthesis"} <= set(swarm.nodes)
 
 
-def test_graph_module_without_endpoint_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_graph_module_loads_with_nothing_set(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     for name in ENDPOINT_VARS:
         monkeypatch.delenv(name, raising=False)
+    graph = load_fresh(ROOT / "graphs" / f"{mode}.py").graph
+    schema = graph.get_context_jsonschema()
+    assert schema is not None
+    assert {"thinking", "base_url", "max_subagents", "max_concurrency"} <= set(schema["properties"])
+    assert all(p.get("description") for p in schema["properties"].values())
+    # The first run says what to set.
     with pytest.raises(ValueError, match=r"MOONSHOT_API_KEY.*\.env\.example"):
-        load_fresh(ROOT / "graphs" / "instant.py")
+        graph.invoke({"messages": [("user", "hi")]})
+
+
+def test_graph_without_env_takes_its_endpoint_from_the_context(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ENDPOINT_VARS:
+        monkeypatch.delenv(name, raising=False)
+    graph = load_fresh(ROOT / "graphs" / "thinking.py").graph
+    context = {"base_url": emulator.base_url("vllm"), "backend": "vllm", "thinking": False}
+    answer = graph.invoke({"messages": [("user", "What is 2+3*4?")]}, context=context)
+    assert answer["messages"][-1].content == "14"
+    assert "reasoning_content" not in answer["messages"][-1].additional_kwargs
 
 
 def test_langgraph_json_object_form(config: dict) -> None:

@@ -1,0 +1,122 @@
+"""Per-run settings of the mode graphs: `KimiContext`, their `context_schema`.
+
+Every field defaults to None, which means "what the graph was built with". A run
+changes them with `graph.invoke(inputs, context={"thinking": False})`, or from
+LangGraph Studio / the SDK with `client.runs.create(..., context={...})`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from kimi_graph.backends import BackendName
+
+__all__ = ["KimiContext", "current_context"]
+
+
+@dataclass(frozen=True)
+class KimiContext:
+    """Per-run settings of a kimi-graph graph; None keeps the graph's own value."""
+
+    model: Annotated[
+        str | None,
+        Field(description="Served model name for this run, e.g. 'kimi-k2.5'."),
+    ] = None
+    base_url: Annotated[
+        str | None,
+        Field(
+            description=(
+                "OpenAI-compatible endpoint for this run. The graph's API key is sent "
+                "only to its own host (or to a Moonshot host, with MOONSHOT_API_KEY)."
+            )
+        ),
+    ] = None
+    backend: Annotated[
+        BackendName | None,
+        Field(description="Server dialect: moonshot, vllm, sglang, llamacpp, openrouter, openai."),
+    ] = None
+    thinking: Annotated[
+        bool | None,
+        Field(
+            description=(
+                "Thinking (true) or instant (false) for the graph's own model calls; in a "
+                "swarm, the orchestrator and the synthesis."
+            )
+        ),
+    ] = None
+    system_prompt: Annotated[
+        str | None,
+        Field(description="System prompt; in a swarm, the orchestrator's."),
+    ] = None
+    max_steps: Annotated[
+        int | None,
+        Field(ge=1, description="Model calls per request of the agent and of each sub-agent."),
+    ] = None
+    max_tool_calls: Annotated[
+        int | None,
+        Field(
+            ge=0,
+            description=(
+                "Tool calls per request of the agent; a swarm sets each sub-agent's share "
+                "of its budget here."
+            ),
+        ),
+    ] = None
+    max_subagents: Annotated[
+        int | None,
+        Field(ge=1, description="Swarm: sub-agents per request; further calls are refused."),
+    ] = None
+    max_concurrency: Annotated[
+        int | None,
+        Field(ge=1, description="Swarm: sub-agents running at once."),
+    ] = None
+    max_rounds: Annotated[
+        int | None,
+        Field(ge=1, description="Swarm: waves of sub-agents per request."),
+    ] = None
+    subagent_thinking: Annotated[
+        bool | None,
+        Field(description="Swarm: run the sub-agents in thinking mode (default instant)."),
+    ] = None
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_steps",
+            "max_tool_calls",
+            "max_subagents",
+            "max_concurrency",
+            "max_rounds",
+        ):
+            value = getattr(self, name)
+            least = 0 if name == "max_tool_calls" else 1
+            if value is not None and (not isinstance(value, int) or value < least):
+                msg = f"KimiContext.{name} must be an integer >= {least}, got {value!r}."
+                raise ValueError(msg)
+
+    def overrides(self) -> dict[str, Any]:
+        """The fields this run sets (those that are not None)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+def current_context() -> KimiContext:
+    """The `KimiContext` of the running graph, or an empty one outside a run.
+
+    A plain dict given as `context=` to a graph without our schema (e.g. a parent graph
+    of the user's) is read as well, keeping the fields `KimiContext` knows.
+    """
+    from langgraph.runtime import get_runtime
+
+    try:
+        context = get_runtime().context
+    except (RuntimeError, KeyError, AttributeError):
+        return KimiContext()
+    if isinstance(context, KimiContext):
+        return context
+    if isinstance(context, dict):
+        known = {f.name for f in fields(KimiContext)}
+        return KimiContext(**{k: v for k, v in context.items() if k in known})
+    return KimiContext()

@@ -1,0 +1,306 @@
+"""`create_swarm_graph`: the orchestrator, its sub-agent branches and the synthesis, wired."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.tools import BaseTool
+from langgraph.errors import GraphBubbleUp
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Send
+
+from kimi_graph import prompts
+from kimi_graph.context import KimiContext, current_context
+from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, find_kimi
+from kimi_graph.modes.agent import DEFAULT_MAX_STEPS, DEFAULT_TOOL_TIMEOUT, create_agent_graph
+from kimi_graph.modes.swarm._plan import ASSIGN_TASK_TOOL, continues_request, plan_round
+from kimi_graph.modes.swarm._review import review_plan
+from kimi_graph.modes.swarm._settings import DEFAULT_TOOL_CALL_BUDGET, SwarmSettings
+from kimi_graph.modes.swarm._subagent import SubagentBranch, Worker, describe
+from kimi_graph.modes.swarm._synthesis import finish, results_digest, synthesis_input
+from kimi_graph.state import InputState, SwarmOutput, SwarmState
+
+
+def _bind(tool_choice: str | None) -> Any:
+    def prepare(model: Any) -> Any:
+        bind_tools = getattr(model, "bind_tools", None)
+        if bind_tools is None:
+            msg = f"The swarm's model must support bind_tools; got {type(model).__name__}."
+            raise TypeError(msg)
+        extra = {"tool_choice": tool_choice} if tool_choice else {}
+        return bind_tools([ASSIGN_TASK_TOOL], **extra)
+
+    return prepare
+
+
+class Orchestrator:
+    """The `orchestrator` node: the model plans a round with `assign_task` calls."""
+
+    def __init__(self, model: ModelLike | None, settings: SwarmSettings, workers: int) -> None:
+        self.source = ModelSource(model, _bind(None))
+        self.settings = settings
+        self.workers = workers
+
+    def _request(
+        self, state: dict[str, Any]
+    ) -> tuple[Any, list[AnyMessage], dict[str, Any], SwarmSettings]:
+        context = current_context()
+        settings = self.settings.for_run(context)
+        rounds_note = (
+            prompts.ROUNDS_NOTE.format(max_rounds=settings.max_rounds)
+            if settings.max_rounds > 1
+            else ""
+        )
+        prompt = settings.system_prompt or prompts.ORCHESTRATOR_PROMPT.format(
+            max_subagents=settings.max_subagents, rounds_note=rounds_note
+        )
+        messages = [m for m in state["messages"] if not isinstance(m, SystemMessage)]
+        llm = self.source.get(context)
+        return (
+            llm,
+            [SystemMessage(prompt), *messages],
+            call_kwargs(llm, settings.thinking),
+            settings,
+        )
+
+    def _failed(self, state: dict[str, Any], err: Exception) -> dict[str, Any]:
+        """A later round's plan failed: keep the results so far and go to the synthesis."""
+        if not (state.get("round") and continues_request(state["messages"])):
+            raise err  # nothing has been produced yet: the caller sees the error
+        note = AIMessage(
+            content=f"(No further round: the orchestrator's call failed: {describe(err)})",
+            response_metadata={"finish_reason": "error", "error": describe(err)},
+        )
+        return {"messages": [note], "pending": []}
+
+    def call(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        """The node (sync)."""
+        llm, messages, kwargs, settings = self._request(state)
+        try:
+            response = llm.invoke(messages, config, **kwargs)
+        except GraphBubbleUp:
+            raise
+        except Exception as err:  # the client's retries are spent
+            return self._failed(state, err)
+        return plan_round(state, response, settings, self.workers)
+
+    async def acall(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        """The node (async)."""
+        llm, messages, kwargs, settings = self._request(state)
+        try:
+            response = await llm.ainvoke(messages, config, **kwargs)
+        except GraphBubbleUp:
+            raise
+        except Exception as err:  # the client's retries are spent
+            return self._failed(state, err)
+        return plan_round(state, response, settings, self.workers)
+
+
+class Synthesis:
+    """The `synthesis` node: the final answer; a failed call yields a digest instead."""
+
+    def __init__(self, model: ModelLike | None, settings: SwarmSettings) -> None:
+        self.source = ModelSource(model, _bind("none"))
+        self.settings = settings
+
+    def _request(self, state: dict[str, Any]) -> tuple[Any, list[AnyMessage], dict[str, Any]]:
+        context = current_context()
+        settings = self.settings.for_run(context)
+        llm = self.source.get(context)
+        return llm, synthesis_input(state), call_kwargs(llm, settings.thinking)
+
+    def call(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        """The node (sync)."""
+        llm, messages, kwargs = self._request(state)
+        try:
+            response = llm.invoke(messages, config, **kwargs)
+        except GraphBubbleUp:
+            raise
+        except Exception as err:  # the client's retries are spent: keep the results
+            response = results_digest(state.get("subagent_results") or [], err)
+        return finish(state, response)
+
+    async def acall(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        """The node (async)."""
+        llm, messages, kwargs = self._request(state)
+        try:
+            response = await llm.ainvoke(messages, config, **kwargs)
+        except GraphBubbleUp:
+            raise
+        except Exception as err:  # the client's retries are spent: keep the results
+            response = results_digest(state.get("subagent_results") or [], err)
+        return finish(state, response)
+
+
+def dispatch(state: dict[str, Any]) -> list[Send] | str:
+    """One `Send` per pending task; else the synthesis (or the end, if no round ran)."""
+    pending = state.get("pending") or []
+    if pending:
+        return [Send("subagent", task) for task in pending]
+    return "synthesis" if state.get("round", 0) else END
+
+
+def _label(model: Any) -> str:
+    kimi = find_kimi(model)
+    if kimi is not None and kimi.openai_api_base:
+        return str(kimi.openai_api_base)
+    return str(getattr(model, "name", None) or type(model).__name__)
+
+
+def _workers(
+    model: ModelLike | None,
+    tools: Sequence[BaseTool | Any],
+    worker_model: ModelLike | Sequence[ModelLike] | None,
+    subagent_graph: Any,
+    *,
+    limit: int | None,
+    max_steps: int,
+    tool_timeout: float | None,
+) -> list[Worker]:
+    if subagent_graph is not None:
+        graphs = (
+            list(subagent_graph) if isinstance(subagent_graph, (list, tuple)) else [subagent_graph]
+        )
+        return [Worker(g, _label(g), limit) for g in graphs]
+    chosen = model if worker_model is None else worker_model
+    models = list(chosen) if isinstance(chosen, (list, tuple)) else [chosen]
+    workers = []
+    for m in models:
+        graph = create_agent_graph(
+            m, tools, max_steps=max_steps, tool_timeout=tool_timeout, name="kimi-subagent"
+        )
+        workers.append(Worker(graph, _label(m) if m is not None else "default", limit))
+    return workers
+
+
+def create_swarm_graph(
+    model: ModelLike | None = None,
+    tools: Sequence[BaseTool | Any] | None = None,
+    *,
+    worker_model: ModelLike | Sequence[ModelLike] | None = None,
+    subagent_graph: Any = None,
+    max_subagents: int = 100,
+    max_concurrency: int = 100,
+    max_concurrency_per_worker: int | None = None,
+    max_rounds: int = 1,
+    subagent_max_steps: int = DEFAULT_MAX_STEPS,
+    subagent_timeout: float | None = None,
+    subagent_thinking: bool = False,
+    tool_call_budget: int = DEFAULT_TOOL_CALL_BUDGET,
+    tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
+    max_result_chars: int = 4000,
+    system_prompt: str | None = None,
+    approve_plan: bool = False,
+    checkpointer: Any = None,
+    store: Any = None,
+    name: str = "kimi-swarm",
+) -> CompiledStateGraph:
+    """Create the agent-swarm graph (map-reduce over sub-agent subgraphs).
+
+    Args:
+        model: The orchestrator and synthesis model (thinking); None = `ChatKimi()`
+            from the environment, made on the first run.
+        tools: The sub-agents' tools (for the default sub-agent graph).
+        worker_model: The sub-agents' model, or a list of models (one per server) to
+            spread sub-agents over; None = `model` (in instant mode by default).
+        subagent_graph: The graph each sub-agent runs instead of the agent graph over
+            `worker_model`: any graph taking and returning messages state, including
+            a `RemoteGraph`, or a list of them to spread sub-agents over. It gets the
+            run's `KimiContext` with the sub-agent's `thinking`, `max_steps` and share
+            of the tool-call budget (`max_tool_calls`); the default graph honours them.
+        max_subagents: Sub-agents per request; further `assign_task` calls are refused
+            with a tool message saying so.
+        max_concurrency: Sub-agents running at once (enforced by the swarm itself).
+        max_concurrency_per_worker: Sub-agents running at once on one worker.
+        max_rounds: Rounds (waves) of sub-agents per request; after each round but the
+            last, the orchestrator sees the results and may start another.
+        subagent_max_steps: Model calls per sub-agent.
+        subagent_timeout: Seconds per sub-agent; None = no limit.
+        subagent_thinking: Run sub-agents in thinking mode (default instant).
+        tool_call_budget: Tool calls all sub-agents of a request may make together;
+            each round shares what is left equally among its sub-agents.
+        tool_timeout: Seconds per tool call of the default sub-agent graph.
+        max_result_chars: Clip each result in the tool message the orchestrator and
+            synthesis see (the record keeps it whole).
+        system_prompt: Replaces the orchestrator's prompt.
+        approve_plan: Show each round's plan to a person through `interrupt()` before
+            any sub-agent starts (needs a checkpointer); see `_review`.
+        checkpointer: A LangGraph checkpointer; a resumed run re-runs neither finished
+            sub-agents nor the finished steps of unfinished ones.
+        store: A LangGraph store.
+        name: The compiled graph's name (Studio, traces).
+
+    Returns:
+        A compiled graph taking `{"messages": [...]}` and returning `messages`,
+        `subagent_results` and `critical_steps`, with `KimiContext` as its context
+        schema (per-run settings).
+    """
+    settings = SwarmSettings(
+        max_subagents=max_subagents,
+        max_concurrency=max_concurrency,
+        max_concurrency_per_worker=max_concurrency_per_worker,
+        max_rounds=max_rounds,
+        subagent_max_steps=subagent_max_steps,
+        subagent_timeout=subagent_timeout,
+        subagent_thinking=subagent_thinking,
+        tool_call_budget=tool_call_budget,
+        max_result_chars=max_result_chars,
+        system_prompt=system_prompt,
+        approve_plan=approve_plan,
+    )
+    workers = _workers(
+        model,
+        list(tools or []),
+        worker_model,
+        subagent_graph,
+        limit=max_concurrency_per_worker,
+        max_steps=subagent_max_steps,
+        tool_timeout=tool_timeout,
+    )
+    orchestrator = Orchestrator(model, settings, len(workers))
+    synthesis = Synthesis(model, settings)
+    branch = SubagentBranch(
+        workers, settings, follow_run_model=worker_model is None and subagent_graph is None
+    )
+
+    builder = StateGraph(
+        SwarmState,
+        context_schema=KimiContext,
+        input_schema=InputState,
+        output_schema=SwarmOutput,
+    )
+    builder.add_node(
+        "orchestrator",
+        RunnableLambda(orchestrator.call, afunc=orchestrator.acall, name="orchestrator"),
+    )
+    builder.add_node(
+        "subagent",
+        RunnableLambda(branch.run, afunc=branch.arun, name="subagent"),
+        destinations=("orchestrator", "synthesis"),
+    )
+    builder.add_node(
+        "synthesis", RunnableLambda(synthesis.call, afunc=synthesis.acall, name="synthesis")
+    )
+    builder.add_edge(START, "orchestrator")
+    builder.add_edge("synthesis", END)
+    if approve_plan:
+        builder.add_node("review", review_plan)
+        builder.add_conditional_edges(
+            "orchestrator",
+            lambda state: "review" if state.get("pending") else dispatch(state),
+            ["review", "synthesis", END],
+        )
+        builder.add_conditional_edges("review", dispatch, ["subagent", "synthesis", END])
+    else:
+        builder.add_conditional_edges("orchestrator", dispatch, ["subagent", "synthesis", END])
+    graph = builder.compile(checkpointer=checkpointer, store=store, name=name)
+    # The thread pool of `graph.invoke` must fit every branch of a round; the swarm
+    # bounds how many run at once itself (`max_concurrency`, per run).
+    return graph.with_config(
+        max_concurrency=max(max_concurrency, max_subagents),
+        recursion_limit=4 * max(max_rounds, 10) + 10,
+    )

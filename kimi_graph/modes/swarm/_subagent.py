@@ -1,0 +1,418 @@
+"""The `subagent` node: one `Send` branch running a sub-agent graph, nested.
+
+The branch runs a graph (by default the compiled agent graph over the worker's model;
+any messages-state graph, including a `RemoteGraph`, via `subagent_graph=`) inside
+itself, so the sub-agent's steps stream under the branch namespace
+(`subagent:<task id>`), are checkpointed there (a resumed run continues an unfinished
+sub-agent from its last finished step) and may `interrupt()`.
+
+When one `Send` branch raises, LangGraph fails the whole superstep and cancels its
+siblings, so a branch never raises for a failure of its own: model errors after the
+client's retries, a crashing graph, the step limit, the tool-call budget and the
+time-out each end in one `SubagentResult` and one tool message answering the
+orchestrator's call. LangGraph's control-flow exceptions (`GraphBubbleUp`: interrupts,
+parent commands) always propagate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+    convert_to_messages,
+)
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
+from langgraph.errors import GraphBubbleUp
+from langgraph.pregel.remote import RemoteGraph
+from langgraph.types import Command
+
+from kimi_graph import prompts
+from kimi_graph.context import KimiContext, current_context
+from kimi_graph.modes.agent import STEP_LIMIT_REASON, TOOL_BUDGET_REASON, model_steps
+from kimi_graph.modes.swarm._plan import ASSIGN_TASK
+from kimi_graph.modes.swarm._settings import SwarmSettings
+from kimi_graph.state import SubagentResult, SubagentTask, Usage
+
+STOP_REASONS = {
+    STEP_LIMIT_REASON: "the sub-agent hit its step limit",
+    TOOL_BUDGET_REASON: "stopped: its share of the swarm's tool-call budget ({budget}) ran out",
+}
+
+
+def describe(err: BaseException) -> str:
+    """One line naming an exception."""
+    return f"{type(err).__name__}: {err}"
+
+
+def sum_usage(messages: Sequence[Any]) -> Usage:
+    """Token usage of the AI messages among `messages`, summed."""
+    total = Usage(input_tokens=0, output_tokens=0, total_tokens=0)
+    cached = 0
+    for message in messages:
+        meta = getattr(message, "usage_metadata", None) if isinstance(message, AIMessage) else None
+        if not meta:
+            continue
+        total["input_tokens"] += int(meta.get("input_tokens") or 0)
+        total["output_tokens"] += int(meta.get("output_tokens") or 0)
+        total["total_tokens"] += int(meta.get("total_tokens") or 0)
+        cached += int((meta.get("input_token_details") or {}).get("cache_read") or 0)
+    if cached:
+        total["cache_read"] = cached
+    return total
+
+
+def add_usage(*parts: Usage) -> Usage:
+    """The sum of several usage records."""
+    total = Usage(input_tokens=0, output_tokens=0, total_tokens=0)
+    cached = 0
+    for part in parts:
+        total["input_tokens"] += part.get("input_tokens", 0)
+        total["output_tokens"] += part.get("output_tokens", 0)
+        total["total_tokens"] += part.get("total_tokens", 0)
+        cached += part.get("cache_read", 0)
+    if cached:
+        total["cache_read"] = cached
+    return total
+
+
+@dataclass
+class Worker:
+    """One worker: the graph its sub-agents run and its concurrency bound."""
+
+    graph: Any
+    label: str
+    limit: int | None = None
+    _threads: threading.BoundedSemaphore | None = None
+    _loops: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
+
+    def __post_init__(self) -> None:
+        if self.limit:
+            self._threads = threading.BoundedSemaphore(self.limit)
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of this worker's slots (threads)."""
+        if self._threads is None:
+            yield
+            return
+        with self._threads:
+            yield
+
+    @contextlib.asynccontextmanager
+    async def aslot(self) -> AsyncIterator[None]:
+        """Hold one of this worker's slots (the running event loop)."""
+        if not self.limit:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        sem = self._loops.get(loop)
+        if sem is None:
+            sem = self._loops[loop] = asyncio.Semaphore(self.limit)
+        async with sem:
+            yield
+
+
+class ConcurrencyGroups:
+    """One `max_concurrency` bound per round of a run, shared by its branches.
+
+    LangGraph's own `max_concurrency` is a config value that a LangGraph Server does
+    not apply to a graph's branches, so the swarm bounds them itself.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._threads: dict[str, tuple[threading.Semaphore, int]] = {}
+        self._tasks: dict[str, tuple[asyncio.Semaphore, int]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, group: str, limit: int) -> Iterator[None]:
+        """A slot of `group` for a thread."""
+        with self._lock:
+            sem, users = self._threads.get(group) or (threading.Semaphore(limit), 0)
+            self._threads[group] = (sem, users + 1)
+        try:
+            with sem:
+                yield
+        finally:
+            self._release(self._threads, group)
+
+    @contextlib.asynccontextmanager
+    async def ahold(self, group: str, limit: int) -> AsyncIterator[None]:
+        """A slot of `group` for a task of the running loop."""
+        key = f"{id(asyncio.get_running_loop())}:{group}"
+        with self._lock:
+            sem, users = self._tasks.get(key) or (asyncio.Semaphore(limit), 0)
+            self._tasks[key] = (sem, users + 1)
+        try:
+            async with sem:
+                yield
+        finally:
+            self._release(self._tasks, key)
+
+    def _release(self, table: dict[str, Any], key: str) -> None:
+        with self._lock:
+            sem, users = table[key]
+            if users <= 1:
+                del table[key]
+            else:
+                table[key] = (sem, users - 1)
+
+
+@dataclass
+class _Outcome:
+    """What the nested run produced so far, kept when it fails half-way."""
+
+    messages: list[AnyMessage] = field(default_factory=list)
+    error: str | None = None
+    abandoned: bool = False
+
+    def see(self, values: Any) -> bool:
+        """Record the nested graph's latest state; False once the branch gave up."""
+        if self.abandoned:
+            return False
+        if isinstance(values, dict) and "messages" in values:
+            self.messages = convert_to_messages(values["messages"])
+        return True
+
+
+class SubagentBranch:
+    """The `subagent` node: runs a sub-agent graph for one `assign_task` call."""
+
+    def __init__(
+        self,
+        workers: Sequence[Worker],
+        settings: SwarmSettings,
+        *,
+        follow_run_model: bool,
+    ) -> None:
+        self.workers = list(workers)
+        self.settings = settings
+        self.follow_run_model = follow_run_model
+        self.groups = ConcurrencyGroups()
+
+    def _prepare(
+        self, task: SubagentTask, config: RunnableConfig
+    ) -> tuple[Worker, SwarmSettings, dict[str, Any], RunnableConfig, KimiContext, str]:
+        run_context = current_context()
+        settings = self.settings.for_run(run_context)
+        worker = self.workers[task["worker"] % len(self.workers)]
+        extra = f"\n\nInstructions: {task['instructions']}" if task.get("instructions") else ""
+        system = prompts.SUBAGENT_PROMPT.format(
+            role=task["role"] or "a sub-agent", instructions=extra
+        )
+        inputs = {"messages": [SystemMessage(system), HumanMessage(task["task"])]}
+        context = KimiContext(
+            thinking=settings.subagent_thinking,
+            max_steps=settings.subagent_max_steps,
+            max_tool_calls=task["max_tool_calls"],
+            model=run_context.model if self.follow_run_model else None,
+            base_url=run_context.base_url if self.follow_run_model else None,
+            backend=run_context.backend if self.follow_run_model else None,
+        )
+        namespace = str((config.get("configurable") or {}).get("checkpoint_ns", ""))
+        if isinstance(worker.graph, RemoteGraph):
+            config = _remote_thread(config, namespace)
+        return worker, settings, inputs, config, context, namespace
+
+    def run(self, task: SubagentTask, config: RunnableConfig) -> Command[Any]:
+        """The branch under `graph.invoke`/`stream` (a thread of LangGraph's pool)."""
+        worker, settings, inputs, config, context, namespace = self._prepare(task, config)
+        started = time.perf_counter()
+        writer = _writer()
+        _emit(writer, "start", task, worker, namespace)
+        outcome = _Outcome()
+        failure: list[BaseException] = []
+
+        def consume() -> None:
+            try:
+                with self.groups.hold(task["group"], settings.max_concurrency), worker.slot():
+                    stream = worker.graph.stream(
+                        inputs, config, context=context, stream_mode="values"
+                    )
+                    for values in stream:
+                        if not outcome.see(values):
+                            return
+            except BaseException as err:  # sorted out in the branch's own thread
+                failure.append(err)
+
+        if settings.subagent_timeout is None:
+            consume()
+        else:
+            # The nested run gets a thread of its own so the branch can give up on
+            # time; the abandoned run stops after its current step.
+            thread = threading.Thread(
+                target=contextvars.copy_context().run, args=(consume,), daemon=True
+            )
+            thread.start()
+            thread.join(settings.subagent_timeout)
+            if thread.is_alive():
+                outcome.abandoned = True
+                outcome.error = f"timed out after {settings.subagent_timeout:g}s"
+        if failure:
+            err = failure[0]
+            if isinstance(err, GraphBubbleUp) or not isinstance(err, Exception):
+                raise err
+            outcome.error = outcome.error or describe(err)
+        return self._result(task, worker, settings, outcome, started, namespace, writer)
+
+    async def arun(self, task: SubagentTask, config: RunnableConfig) -> Command[Any]:
+        """The branch under `graph.ainvoke`/`astream` (a task of the event loop)."""
+        worker, settings, inputs, config, context, namespace = self._prepare(task, config)
+        started = time.perf_counter()
+        writer = _writer()
+        _emit(writer, "start", task, worker, namespace)
+        outcome = _Outcome()
+
+        async def consume() -> None:
+            stream = worker.graph.astream(inputs, config, context=context, stream_mode="values")
+            try:
+                async for values in stream:
+                    outcome.see(values)
+            finally:
+                await stream.aclose()
+
+        try:
+            async with self.groups.ahold(task["group"], settings.max_concurrency):
+                async with worker.aslot():
+                    await asyncio.wait_for(consume(), settings.subagent_timeout)
+        except asyncio.TimeoutError:
+            outcome.error = f"timed out after {settings.subagent_timeout:g}s"
+        except GraphBubbleUp:
+            raise
+        except Exception as err:  # isolation: the record says what failed
+            outcome.error = describe(err)
+        return self._result(task, worker, settings, outcome, started, namespace, writer)
+
+    def _result(
+        self,
+        task: SubagentTask,
+        worker: Worker,
+        settings: SwarmSettings,
+        outcome: _Outcome,
+        started: float,
+        namespace: str,
+        writer: Any,
+    ) -> Command[Any]:
+        produced = _after_task(outcome.messages)
+        last = next((m for m in reversed(produced) if isinstance(m, AIMessage)), None)
+        output = "" if last is None else last.text
+        error = outcome.error
+        if error is None:
+            if last is None or last.tool_calls:
+                error = "the sub-agent ended without a final answer"
+            else:
+                reason = STOP_REASONS.get(last.response_metadata.get("finish_reason", ""))
+                error = reason.format(budget=task["max_tool_calls"]) if reason else None
+        record = SubagentResult(
+            id=task["id"],
+            role=task["role"],
+            task=task["task"],
+            status="error" if error else "ok",
+            output=output,
+            error=error,
+            steps=model_steps(produced),
+            tool_calls=sum(
+                len(m.tool_calls) + len(m.invalid_tool_calls)
+                for m in produced
+                if isinstance(m, AIMessage)
+            ),
+            elapsed_s=round(time.perf_counter() - started, 4),
+            round=task["round"],
+            worker=worker.label,
+            usage=sum_usage(produced),
+            namespace=namespace,
+        )
+        _emit(writer, "error" if error else "finish", task, worker, namespace, record)
+        reply = ToolMessage(
+            content=_reply_text(record, settings.max_result_chars),
+            tool_call_id=task["id"],
+            name=ASSIGN_TASK,
+            status="error" if error else "success",
+        )
+        # Every branch names the same next node; LangGraph runs it once, after the round.
+        next_node = "orchestrator" if task["round"] < settings.max_rounds else "synthesis"
+        return Command(update={"subagent_results": [record], "messages": [reply]}, goto=next_node)
+
+
+def _after_task(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage):
+            return list(messages[i + 1 :])
+    return list(messages)
+
+
+def _reply_text(record: SubagentResult, limit: int) -> str:
+    output = record["output"]
+    clipped = output[:limit]
+    if len(output) > limit:
+        clipped += f"\n[... clipped {len(output) - limit} characters]"
+    if not record["error"]:
+        return clipped
+    text = f"Error: sub-agent {record['role']!r} failed: {record['error']}"
+    return f"{text}\nPartial output:\n{clipped}" if clipped else text
+
+
+def _remote_thread(config: RunnableConfig, namespace: str) -> RunnableConfig:
+    """Give a remote sub-agent a thread of its own, stable across resumes."""
+    configurable = dict(config.get("configurable") or {})
+    parent = configurable.get("thread_id")
+    if parent is None:
+        return config
+    configurable["thread_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{parent}/{namespace}"))
+    return {**config, "configurable": configurable}
+
+
+def _writer() -> Any:
+    try:
+        return get_stream_writer()
+    except (RuntimeError, KeyError):
+        return None
+
+
+def _emit(
+    writer: Any,
+    event: str,
+    task: SubagentTask,
+    worker: Worker,
+    namespace: str,
+    record: SubagentResult | None = None,
+) -> None:
+    """Write a progress event for `stream_mode="custom"` (nothing outside a graph)."""
+    if writer is None:
+        return
+    data: dict[str, Any] = {
+        "type": "subagent",
+        "event": event,
+        "id": task["id"],
+        "role": task["role"],
+        "round": task["round"],
+        "worker": worker.label,
+        "namespace": namespace,
+    }
+    if record is not None:
+        data.update(
+            status=record["status"],
+            steps=record["steps"],
+            tool_calls=record["tool_calls"],
+            elapsed_s=record["elapsed_s"],
+            error=record["error"],
+            usage=record.get("usage"),
+        )
+    writer(data)

@@ -1,0 +1,87 @@
+"""The synthesis step: the final answer from the sub-agents' results, and its summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
+
+from kimi_graph import prompts
+from kimi_graph.modes.swarm._plan import current_request
+from kimi_graph.modes.swarm._subagent import add_usage, describe, sum_usage
+from kimi_graph.state import SubagentResult
+
+
+def critical_steps(results: Sequence[SubagentResult], rounds: int) -> list[int]:
+    """Per round: one orchestrator step plus the longest sub-agent's steps."""
+    per_round = [1] * rounds
+    for record in results:
+        index = record["round"] - 1
+        if 0 <= index < rounds:
+            per_round[index] = max(per_round[index], 1 + record["steps"])
+    return per_round
+
+
+def synthesis_input(state: dict[str, Any]) -> list[AnyMessage]:
+    """The synthesis prompt (naming failed sub-agents) and the conversation."""
+    results: list[SubagentResult] = list(state.get("subagent_results") or [])
+    failed = [r for r in results if r["status"] == "error"]
+    failures = ""
+    if failed:
+        lines = "\n".join(f"- {r['id']} ({r['role'] or 'no role'}): {r['error']}" for r in failed)
+        failures = prompts.FAILURES_NOTE.format(lines=lines)
+    messages = [m for m in state["messages"] if not isinstance(m, SystemMessage)]
+    last = messages[-1] if messages else None
+    if isinstance(last, AIMessage) and not last.tool_calls and state.get("round", 0):
+        messages = messages[:-1]  # the orchestrator's closing remark after a round
+    return [SystemMessage(prompts.SYNTHESIS_PROMPT.format(failures=failures)), *messages]
+
+
+def results_digest(results: Sequence[SubagentResult], err: Exception) -> AIMessage:
+    """The final message when the synthesis call fails: every result, verbatim."""
+    lines = [f"The synthesis step failed ({describe(err)}); the sub-agents' results follow."]
+    for record in results:
+        body = record["output"] if record["status"] == "ok" else f"failed: {record['error']}"
+        lines.append(f"\n## {record['id']} ({record['role'] or 'no role'}): {record['task']}")
+        lines.append(body)
+    return AIMessage(
+        content="\n".join(lines),
+        response_metadata={"finish_reason": "error", "error": describe(err)},
+    )
+
+
+def finish(state: dict[str, Any], response: AIMessage) -> dict[str, Any]:
+    """The final message: failures named, `response_metadata["swarm"]` summary."""
+    results: list[SubagentResult] = list(state.get("subagent_results") or [])
+    failed = [r for r in results if r["status"] == "error"]
+    per_round = critical_steps(results, state.get("round", 0))
+    text = response.text
+    roles = [r["role"] for r in results]
+    missing = [
+        r
+        for r in failed
+        if r["id"] not in text
+        and (not r["role"] or roles.count(r["role"]) > 1 or r["role"] not in text)
+    ]
+    if missing:
+        names = ", ".join(f"{r['id']} ({r['role'] or 'no role'})" for r in missing)
+        text = f"{text}\n\nSub-agents that failed: {names}."
+    orchestrator = sum_usage(current_request(state["messages"]))
+    subagents = add_usage(*(r.get("usage") or {} for r in results))  # type: ignore[misc]
+    synthesis = sum_usage([response])
+    summary = {
+        "subagents": len(results),
+        "failed": len(failed),
+        "critical_steps": sum(per_round) + 1,
+        "critical_steps_per_round": per_round,
+        "usage": add_usage(orchestrator, subagents, synthesis),
+        "usage_by_part": {
+            "orchestrator": orchestrator,
+            "subagents": subagents,
+            "synthesis": synthesis,
+        },
+    }
+    metadata = {**response.response_metadata, "swarm": summary}
+    final = response.model_copy(update={"content": text, "response_metadata": metadata})
+    return {"messages": [final], "critical_steps": per_round}
