@@ -367,7 +367,9 @@ def test_failed_later_wave_goes_on_to_synthesis(kimi, emulator) -> None:
     out = create_swarm_graph(kimi("moonshot"), [get_weather], max_rounds=2).invoke(
         {"messages": [("user", script)]}
     )
-    notes = [m for m in out["messages"] if isinstance(m, AIMessage) and "No further round" in m.text]
+    notes = [
+        m for m in out["messages"] if isinstance(m, AIMessage) and "No further round" in m.text
+    ]
     assert len(notes) == 1
     assert "Sunny in Oslo" in _final(out).content
     assert [r["role"] for r in out["subagent_results"]] == ["first"]
