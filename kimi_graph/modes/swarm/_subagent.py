@@ -188,8 +188,21 @@ class _Outcome:
         if self.abandoned:
             return False
         if isinstance(values, dict) and "messages" in values:
-            self.messages = convert_to_messages(values["messages"])
+            self.messages = [_message(m) for m in values["messages"]]
         return True
+
+
+_SERIALIZED = {"ai": AIMessage, "human": HumanMessage, "tool": ToolMessage, "system": SystemMessage}
+
+
+def _message(value: Any) -> AnyMessage:
+    """A message from a local graph, or one serialized by a LangGraph Server.
+
+    `convert_to_messages` would drop a serialized AI message's `usage_metadata`.
+    """
+    if isinstance(value, dict) and value.get("type") in _SERIALIZED:
+        return _SERIALIZED[value["type"]].model_validate(value)  # type: ignore[no-any-return]
+    return convert_to_messages([value])[0]
 
 
 class SubagentBranch:

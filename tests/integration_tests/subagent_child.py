@@ -1,0 +1,45 @@
+"""A swarm whose sub-agents pay through a ledger, in a process of its own (kill-and-resume).
+
+Usage: python subagent_child.py BASE_URL DB_PATH THREAD_ID LEDGER (start SCRIPT | resume)
+Env HOLD=<item>: the `pay` call for that item blocks (so the process can be killed
+while its sub-agent is between steps).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from langchain_core.tools import tool
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from kimi_graph import ChatKimi, create_swarm_graph
+
+
+def main() -> None:
+    base_url, db_path, thread_id, ledger, mode = sys.argv[1:6]
+
+    @tool
+    def pay(item: str) -> str:
+        """Pay for one item (a side effect that must happen once)."""
+        if os.environ.get("HOLD") == item:
+            Path(ledger + ".held").write_text(item)
+            time.sleep(600)
+        with open(ledger, "a") as out:
+            out.write(item + "\n")
+        return f"paid {item}"
+
+    llm = ChatKimi(base_url=base_url, backend="moonshot", api_key="k", max_retries=0)
+    config = {"configurable": {"thread_id": thread_id}}
+    with SqliteSaver.from_conn_string(db_path) as checkpointer:
+        graph = create_swarm_graph(llm, [pay], checkpointer=checkpointer)
+        inputs = {"messages": [("user", sys.argv[6])]} if mode == "start" else None
+        out = graph.invoke(inputs, config, durability="sync")
+    print(json.dumps({"results": out["subagent_results"]}))
+
+
+if __name__ == "__main__":
+    main()
