@@ -8,6 +8,7 @@ Moonshot would ignore silently, raise `ValueError` before any request.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,14 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from kimi_graph._thinking_conflicts import BUILTIN_PREFIX, as_builtin, builtin_names
 from kimi_graph.backends import Backend
 from kimi_graph.models import ModelSpec
+
+# Moonshot may type a builtin's tool call "builtin_function" (WIRE.md §1.7), which the
+# OpenAI SDK's response model does not expect: it parses, but dumping it warns.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Pydantic serializer warnings:[\s\S]*builtin_function",
+    category=UserWarning,
+)
 
 PARTIAL_KEY = "partial"
 """`AIMessage(prefix, additional_kwargs={"partial": True})` as the last message asks

@@ -172,7 +172,8 @@ class ChatKimi(BaseChatOpenAI):
     prompt_cache_key: str | None = None
     """Sent as `prompt_cache_key` (groups requests for Moonshot's prefix cache)."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    # Validation errors never echo the input: it holds the API key and URL credentials.
+    model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
 
     _backend: Backend = PrivateAttr()
     _warned_thinking_off: bool = PrivateAttr(default=False)

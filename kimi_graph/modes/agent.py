@@ -19,6 +19,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 
+from kimi_graph.modes._context import ContextStrategy
 from kimi_graph.modes._model import ModelLike, default_model, with_system, with_thinking
 from kimi_graph.state import AgentState, InputState, MessagesState
 
@@ -104,6 +105,7 @@ class AgentSteps:
         system_prompt: str | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
         parallel_tool_calls: bool | None = None,
+        context_strategy: ContextStrategy | None = None,
     ) -> None:
         if max_steps < 1:
             msg = f"max_steps must be at least 1, got {max_steps}."
@@ -119,12 +121,15 @@ class AgentSteps:
         self.llm = with_thinking(llm, thinking)
         self.system_prompt = system_prompt
         self.max_steps = max_steps
+        self.context_strategy = context_strategy
         self.tool_node = ToolNode(tools, handle_tool_errors=True) if tools else None
 
     def _prepare(self, state: dict[str, Any]) -> tuple[list[AnyMessage], AIMessage | None]:
         messages = state["messages"]
         if model_steps(messages) >= self.max_steps:
             return messages, step_limit_message(self.max_steps, messages)
+        if self.context_strategy is not None:
+            messages = self.context_strategy(messages)
         return with_system(messages, self.system_prompt), None
 
     @staticmethod
@@ -196,6 +201,7 @@ def create_agent_graph(
     system_prompt: str | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
     parallel_tool_calls: bool | None = None,
+    context_strategy: ContextStrategy | None = None,
     checkpointer: Any = None,
     store: Any = None,
     name: str = "kimi-agent",
@@ -210,6 +216,9 @@ def create_agent_graph(
         max_steps: Model calls allowed per request; then the loop ends with a final
             message saying so (`response_metadata["finish_reason"] == "step_limit"`).
         parallel_tool_calls: Passed to `bind_tools` when set.
+        context_strategy: Shapes what the model reads on each step, e.g.
+            `kimi_graph.modes._context.keep_latest_tool_results(...)`; the state keeps
+            the full conversation.
         checkpointer: A LangGraph checkpointer, for threads that continue.
         store: A LangGraph store.
         name: The compiled graph's name (Studio, traces).
@@ -224,6 +233,7 @@ def create_agent_graph(
         system_prompt=system_prompt,
         max_steps=max_steps,
         parallel_tool_calls=parallel_tool_calls,
+        context_strategy=context_strategy,
     )
     builder = StateGraph(AgentState, input_schema=InputState, output_schema=MessagesState)
     builder.add_node(
