@@ -46,19 +46,21 @@ def web_search_arguments(query: str) -> dict[str, Any]:
     return {"search_result": {"search_id": f"ws-{digest}"}, "usage": {"total_tokens": tokens}}
 
 
-def _search_echo(message: dict) -> dict[str, Any] | None:
+def _search_echo(message: dict[str, Any]) -> dict[str, Any] | None:
     """The echoed arguments of a ``$web_search`` tool message, or None if malformed."""
     try:
         value = json.loads(message.get("content") or "")
     except (TypeError, ValueError):
         return None
-    result = value.get("search_result") if isinstance(value, dict) else None
+    if not isinstance(value, dict):
+        return None
+    result = value.get("search_result")
     if not isinstance(result, dict) or not isinstance(result.get("search_id"), str):
         return None
     return value
 
 
-def search_results(messages: list[dict]) -> dict[int, str]:
+def search_results(messages: list[dict[str, Any]]) -> dict[int, str]:
     """Text the server puts in place of each ``$web_search`` tool message (by index)."""
     out = {}
     for i, m in enumerate(messages):
@@ -69,7 +71,7 @@ def search_results(messages: list[dict]) -> dict[int, str]:
     return out
 
 
-def search_tokens(messages: list[dict]) -> int:
+def search_tokens(messages: list[dict[str, Any]]) -> int:
     """Tokens of the search results the server inserted (counted as prompt tokens)."""
     total = 0
     for m in messages:
@@ -80,7 +82,7 @@ def search_tokens(messages: list[dict]) -> int:
     return total
 
 
-def validate_platform(body: dict, model: str, thinking: bool, prompt_tokens: int) -> None:
+def validate_platform(body: dict[str, Any], model: str, thinking: bool, prompt_tokens: int) -> None:
     """Moonshot's rules for newer models, builtin search and the context length.
 
     Args:
@@ -122,7 +124,7 @@ def validate_platform(body: dict, model: str, thinking: bool, prompt_tokens: int
         )
 
 
-def partial_prefix(messages: list[dict]) -> str | None:
+def partial_prefix(messages: list[dict[str, Any]]) -> str | None:
     """The text to continue when the last message is an assistant ``partial: true`` one."""
     last = messages[-1] if messages else {}
     if last.get("role") == "assistant" and last.get("partial") is True:
@@ -148,7 +150,7 @@ class PrefixCache:
         self._capacity = capacity
         self._lock = threading.Lock()
 
-    def hit(self, body: dict, segment_tokens: list[tuple[Any, int]]) -> int:
+    def hit(self, body: dict[str, Any], segment_tokens: list[tuple[Any, int]]) -> int:
         """Record a request's prefixes and return how many prompt tokens were cached.
 
         Args:

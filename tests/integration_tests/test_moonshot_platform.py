@@ -297,3 +297,23 @@ def test_agent_context_strategy_keeps_only_the_latest_tool_results(kimi, emulato
     assert tool_contents[2] == page
     # the state keeps every full result
     assert [m.content for m in out["messages"] if isinstance(m, ToolMessage)] == [page] * 3
+
+
+@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings")
+@pytest.mark.filterwarnings("ignore:ChatKimi. Moonshot rejects")
+def test_web_search_in_swarm_sub_agents(kimi, emulator) -> None:
+    from kimi_graph import create_swarm_graph
+
+    graph = create_swarm_graph(kimi("moonshot"), [moonshot_web_search], max_subagents=2)
+    task = "Research these:\n- search the web for comets\n- search the web for asteroids"
+    mark = len(emulator.requests)
+    out = graph.invoke({"messages": [HumanMessage(task)]})
+    results = out["subagent_results"]
+    assert [r["status"] for r in results] == ["ok", "ok"]
+    assert all("web results for search ws-" in r["output"] for r in results)
+    searches = [
+        r
+        for r in requests_since(emulator, mark)
+        if any(m.get("name") == "$web_search" for m in r.body["messages"])
+    ]
+    assert len(searches) == 2 and all(r.status == 200 for r in searches)
