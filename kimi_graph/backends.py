@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlparse
 
+from kimi_graph._config import is_moonshot_host
+
 BackendName = Literal["moonshot", "vllm", "sglang", "llamacpp", "openrouter", "openai"]
 
 MOONSHOT_TEMPERATURE_THINKING = 1.0
@@ -117,8 +119,6 @@ BACKENDS: dict[str, Backend] = {
     ),
 }
 
-_MOONSHOT_HOSTS = ("api.moonshot.ai", "api.moonshot.cn", "api.kimi.com", "platform.kimi.ai")
-
 
 def detect_backend(base_url: str | None) -> str:
     """Guess the backend from a base URL.
@@ -127,7 +127,7 @@ def detect_backend(base_url: str | None) -> str:
     server and gets vLLM's dialect, which SGLang and llama.cpp also understand.
     """
     host = (urlparse(base_url or "").hostname or "").lower()
-    if not host or any(host == h or host.endswith("." + h) for h in _MOONSHOT_HOSTS):
+    if not host or is_moonshot_host(base_url):  # any host of moonshot.ai/.cn, kimi.ai/.com
         return "moonshot"
     if host == "openrouter.ai" or host.endswith(".openrouter.ai"):
         return "openrouter"

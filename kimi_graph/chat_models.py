@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from operator import itemgetter
@@ -22,13 +23,17 @@ from langchain_core.utils.json import parse_json_markdown
 from langchain_openai.chat_models.base import (
     BaseChatOpenAI,
     _convert_to_openai_response_format,
-    _create_usage_metadata,
 )
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic.v1 import BaseModel as BaseModelV1
 from typing_extensions import Self
 
+from kimi_graph._config import check_base_url, is_moonshot_host, redact_url
+from kimi_graph._context_limit import check_context
 from kimi_graph._http import pool_for_running_loop
+from kimi_graph._platform import PlatformOptions, apply_platform_fields, moonshot_thinking_fields
+from kimi_graph._thinking_conflicts import ConflictPolicy, thinking_for_call
+from kimi_graph._usage import usage_metadata
 from kimi_graph.backends import (
     MOONSHOT_TEMPERATURE_INSTANT,
     MOONSHOT_TEMPERATURE_THINKING,
@@ -38,6 +43,7 @@ from kimi_graph.backends import (
     resolve_backend,
 )
 from kimi_graph.content_blocks import PROVIDER
+from kimi_graph.models import model_spec
 from kimi_graph.parsing import ParsedPiece, RawOutputParser, looks_raw, split_raw_output
 
 logger = logging.getLogger(__name__)
@@ -46,18 +52,9 @@ DEFAULT_BASE_URL = "https://api.moonshot.ai/v1"
 DEFAULT_MODEL = "kimi-k2.5"
 _STRUCTURED_TOOL_KWARG = "kimi_structured_tool"
 
-#: Model ids that never think (the K2 instruct line) and that always think.
-_INSTANT_ONLY = ("instruct", "0711", "0905", "turbo-preview", "k2-preview")
-_THINKING_ONLY = ("thinking",)
-
 
 def _thinking_support(model: str) -> Literal["switch", "always", "never"]:
-    name = model.lower()
-    if any(tag in name for tag in _THINKING_ONLY):
-        return "always"
-    if any(tag in name for tag in _INSTANT_ONLY):
-        return "never"
-    return "switch"
+    return model_spec(model).thinking
 
 
 def _reasoning_from_fields(fields: dict[str, Any]) -> str | None:
@@ -163,10 +160,23 @@ class ChatKimi(BaseChatOpenAI):
     server takes it; Moonshot sends usage on its own)."""
     use_responses_api: bool | None = False
     """K2.5 servers speak chat completions only."""
+    forced_tool_choice: ConflictPolicy = "disable_thinking"
+    """A forced `tool_choice` while thinking, which Moonshot rejects: turn thinking off
+    for that call (default, warns once) or raise `ValueError` (`"error"`)."""
+    builtin_search: ConflictPolicy = "disable_thinking"
+    """Moonshot's builtin `$web_search` while thinking (it needs thinking off): turn
+    thinking off for those calls (default, warns once) or raise `ValueError`."""
+    thinking_keep: Literal["all"] | None = None
+    """K2.6's `thinking.keep`: `"all"` keeps earlier turns' reasoning in context
+    (Preserved Thinking). Refused for models that do not read it."""
+    prompt_cache_key: str | None = None
+    """Sent as `prompt_cache_key` (groups requests for Moonshot's prefix cache)."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    # Validation errors never echo the input: it holds the API key and URL credentials.
+    model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
 
     _backend: Backend = PrivateAttr()
+    _warned_thinking_off: bool = PrivateAttr(default=False)
     _async_loop: weakref.ref | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
@@ -176,17 +186,20 @@ class ChatKimi(BaseChatOpenAI):
         if not isinstance(values, dict):
             return values
         base_url = values.get("base_url") or values.get("openai_api_base")
+        source = "base_url"
         if not base_url:
+            source = "KIMI_BASE_URL"
             base_url = os.environ.get("KIMI_BASE_URL") or DEFAULT_BASE_URL
             values["base_url"] = base_url
+        check_base_url(str(base_url), source)
         if not (values.get("api_key") or values.get("openai_api_key")):
             key = os.environ.get("MOONSHOT_API_KEY") or os.environ.get("KIMI_API_KEY")
             backend = resolve_backend(values.get("backend"), base_url)
-            if not key and backend.name == "moonshot" and base_url == DEFAULT_BASE_URL:
+            if not key and backend.name == "moonshot" and is_moonshot_host(str(base_url)):
                 msg = (
-                    "ChatKimi needs an API key for Moonshot's API: set MOONSHOT_API_KEY "
-                    "(or KIMI_API_KEY), pass api_key=..., or point base_url/KIMI_BASE_URL "
-                    "at a self-hosted server."
+                    f"ChatKimi needs an API key for Moonshot's API ({redact_url(str(base_url))}): "
+                    "set MOONSHOT_API_KEY (or KIMI_API_KEY), pass api_key=..., or point "
+                    "base_url/KIMI_BASE_URL at a self-hosted server."
                 )
                 raise ValueError(msg)
             # A self-hosted server takes any key; the OpenAI client needs one.
@@ -229,6 +242,35 @@ class ChatKimi(BaseChatOpenAI):
             raise ValueError(msg)
         return support == "always" or (support == "switch" and thinking)
 
+    def _call_thinking(self, kwargs: dict[str, Any]) -> bool:
+        """Thinking for one call: as configured, unless the call needs it off on Moonshot.
+
+        See `kimi_graph._thinking_conflicts` (forced tool choice, builtin `$web_search`).
+        """
+        thinking = self._effective_thinking(kwargs.get("thinking"))
+        if not self._backend.thinking_tool_choice_auto_only:
+            return thinking
+        thinking, reason = thinking_for_call(
+            thinking,
+            model=self.model_name,
+            can_switch=_thinking_support(self.model_name) == "switch",
+            tool_choice=kwargs.get("tool_choice"),
+            tools=kwargs.get("tools"),
+            structured_tool=kwargs.get(_STRUCTURED_TOOL_KWARG),
+            forced_policy=self.forced_tool_choice,
+            builtin_policy=self.builtin_search,
+        )
+        if reason is not None and not self._warned_thinking_off:
+            self._warned_thinking_off = True
+            warnings.warn(
+                f"ChatKimi: Moonshot rejects {reason} while thinking, so thinking is off "
+                f"for such calls of {self.model_name} (warned once; pass "
+                "forced_tool_choice='error' / builtin_search='error' to raise instead).",
+                UserWarning,
+                stacklevel=2,
+            )
+        return thinking
+
     def _get_request_payload(
         self,
         input_: LanguageModelInput,
@@ -236,13 +278,17 @@ class ChatKimi(BaseChatOpenAI):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> dict:
-        thinking = self._effective_thinking(kwargs.pop("thinking", None))
+        thinking = self._call_thinking(kwargs)
+        kwargs.pop("thinking", None)
         structured_tool = kwargs.pop(_STRUCTURED_TOOL_KWARG, None)
         messages = self._convert_input(input_).to_messages()
         payload = super()._get_request_payload(messages, stop=stop, **kwargs)
-        switchable = _thinking_support(self.model_name) == "switch"
+        spec = model_spec(self.model_name)
+        switchable = spec.thinking == "switch"
         backend = self._backend
         payload["model"] = backend.model_id(payload["model"])
+        options = PlatformOptions(self.model_name, self.thinking_keep, self.prompt_cache_key)
+        apply_platform_fields(payload, messages, backend, spec, options)
         if "response_format" in payload:
             # Through extra_body, so the request takes the plain create() path and the
             # raw-output fallbacks run before the JSON is parsed.
@@ -250,20 +296,32 @@ class ChatKimi(BaseChatOpenAI):
             if isinstance(fmt, type):
                 fmt = _convert_to_openai_response_format(fmt)
             payload["extra_body"] = {**(payload.get("extra_body") or {}), "response_format": fmt}
-        if switchable:
+        if switchable and spec.thinking_switch:
             extra = dict(payload.get("extra_body") or {})
-            for key, value in backend.thinking_fields(thinking).items():
+            fields = backend.thinking_fields(thinking)
+            if backend.name == "moonshot":
+                fields = moonshot_thinking_fields(thinking, self.thinking_keep)
+            for key, value in fields.items():
                 if isinstance(value, dict) and isinstance(extra.get(key), dict):
                     value = {**extra[key], **value}
                 extra[key] = value
             payload["extra_body"] = extra
-        if backend.fixed_sampling and switchable:
+        if backend.fixed_sampling and spec.fixed_sampling:
             self._apply_fixed_sampling(payload, thinking)
+
         for message, message_dict in zip(messages, payload["messages"], strict=True):
             if isinstance(message, AIMessage):
                 self._write_reasoning_back(message, message_dict, thinking)
         if backend.thinking_tool_choice_auto_only and thinking:
             self._check_tool_choice(payload, structured_tool)
+        if backend.name == "moonshot":
+            check_context(
+                payload["messages"],
+                payload.get("tools"),
+                payload.get("max_tokens") or payload.get("max_completion_tokens"),
+                model=self.model_name,
+                context_tokens=spec.context_tokens,
+            )
         # The messages travel in extra_body, which the OpenAI SDK merges into the
         # JSON body as is: its per-message type transform costs ~0.4 ms a message,
         # O(n^2) over a long tool loop or a swarm's synthesis, and LangChain's
@@ -379,6 +437,9 @@ class ChatKimi(BaseChatOpenAI):
                 message.additional_kwargs["reasoning_content"] = reasoning
             if fields.get("reasoning_details"):
                 message.additional_kwargs["reasoning_details"] = fields["reasoning_details"]
+            usage = _as_dict(response).get("usage")
+            if isinstance(usage, dict) and isinstance(message, AIMessage):
+                message.usage_metadata = usage_metadata(usage)
         return result
 
     def _convert_chunk_to_generation_chunk(
@@ -405,7 +466,9 @@ class ChatKimi(BaseChatOpenAI):
             # Moonshot puts usage on the last choice instead of a trailing chunk.
             usage = choices[0].get("usage")
             if usage and message.usage_metadata is None:
-                message.usage_metadata = _create_usage_metadata(usage)
+                message.usage_metadata = usage_metadata(usage)
+        if isinstance(chunk.get("usage"), dict):
+            message.usage_metadata = usage_metadata(chunk["usage"])
         return generation_chunk
 
     def _async_client_for_this_loop(self) -> None:
@@ -453,7 +516,7 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        thinking = self._effective_thinking(kwargs.get("thinking"))
+        thinking = self._call_thinking(kwargs)
         result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
         return self._finish_result(result, thinking)
 
@@ -464,7 +527,7 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        thinking = self._effective_thinking(kwargs.get("thinking"))
+        thinking = self._call_thinking(kwargs)
         self._async_client_for_this_loop()
         result = await super()._agenerate(messages, stop=stop, run_manager=run_manager, **kwargs)
         return self._finish_result(result, thinking)
@@ -476,7 +539,7 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        splitter = _ChunkSplitter(thinking=self._effective_thinking(kwargs.get("thinking")))
+        splitter = _ChunkSplitter(thinking=self._call_thinking(kwargs))
         self._stream_usage_option(kwargs)
         for chunk in super()._stream(messages, stop=stop, run_manager=None, **kwargs):
             for out in splitter.push(chunk):
@@ -495,7 +558,7 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        splitter = _ChunkSplitter(thinking=self._effective_thinking(kwargs.get("thinking")))
+        splitter = _ChunkSplitter(thinking=self._call_thinking(kwargs))
         self._stream_usage_option(kwargs)
         self._async_client_for_this_loop()
         async for chunk in super()._astream(messages, stop=stop, run_manager=None, **kwargs):

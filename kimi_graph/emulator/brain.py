@@ -9,6 +9,14 @@ from typing import Any
 
 from kimi_graph.arithmetic import evaluate
 from kimi_graph.emulator.directives import CallSpec, Directives, strip_directives
+from kimi_graph.emulator.platform import (
+    WEB_SEARCH,
+    builtin_names,
+    continuation,
+    partial_prefix,
+    search_results,
+    web_search_arguments,
+)
 from kimi_graph.emulator.schema import (
     clip,
     source_from_message,
@@ -283,15 +291,24 @@ def decide(body: dict, thinking: bool, d: Directives) -> Turn:
     after = messages[u + 1 :]
     k = sum(1 for m in after if m.get("role") == "assistant" and m.get("tool_calls"))
     results: list[str] = []
-    for m in reversed(messages):
+    searched = search_results(messages)
+    for i in range(len(messages) - 1, -1, -1):
+        m = messages[i]
         if m.get("role") != "tool":
             break
-        results.insert(0, strip_directives(message_text(m.get("content"))))
+        results.insert(0, searched.get(i) or strip_directives(message_text(m.get("content"))))
     functions = _functions(body.get("tools"))
     system_text = " ".join(
         message_text(m.get("content")) for m in messages if m.get("role") == "system"
     )
     planned = _plan_calls(d, k, functions, body.get("tool_choice"), system_text)
+    if (
+        not planned
+        and k == 0
+        and body.get("tool_choice") != "none"
+        and WEB_SEARCH in builtin_names(body.get("tools"))
+    ):
+        planned = [(WEB_SEARCH, None)]
     if body.get("parallel_tool_calls") is False:
         planned = planned[:1]
     prior = sum(
@@ -301,7 +318,9 @@ def decide(body: dict, thinking: bool, d: Directives) -> Turn:
     )
     calls = []
     for i, (name, args) in enumerate(planned):
-        if args is None:
+        if args is None and name == WEB_SEARCH:
+            args = web_search_arguments(d.text)
+        elif args is None:
             args = synthesize_arguments(functions.get(name, {}), name, d.text)
         text = json.dumps(args, ensure_ascii=False)
         if d.malformed:
@@ -313,4 +332,7 @@ def decide(body: dict, thinking: bool, d: Directives) -> Turn:
     if not calls:
         answer = _answer(d, d.text, results, images)
         turn.content = _formatted(answer, body.get("response_format"), d.text)
+        prefix = partial_prefix(messages)
+        if prefix is not None:
+            turn.content = continuation(turn.content, prefix)
     return turn

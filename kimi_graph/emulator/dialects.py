@@ -10,6 +10,9 @@ from kimi_graph.emulator.validation import ApiError, check_thinking_field
 #: Thinking capability per model id: "switch" (default on), "forced" (always on), "none".
 _MOONSHOT_MODELS = {
     "kimi-k2.5": "switch",
+    "kimi-k2.6": "switch",
+    "kimi-k3": "forced",
+    "kimi-k3.1": "forced",
     "kimi-k2-thinking": "forced",
     "kimi-k2-thinking-turbo": "forced",
     "kimi-k2-0905-preview": "none",

@@ -64,18 +64,35 @@ class Output:
     created: int = field(default_factory=lambda: int(time.time()))
 
 
-def _prompt_tokens(body: dict) -> int:
-    total = 0
-    for m in body.get("messages", []):
-        total += 4 + count_tokens(message_text(m.get("content")))
-        for call in m.get("tool_calls") or []:
-            total += count_tokens(json.dumps(call, ensure_ascii=False))
+def prompt_segments(body: dict) -> list[tuple[Any, int]]:
+    """The prompt's parts in order (tools, then each message) with their token counts."""
+    segments: list[tuple[Any, int]] = []
     if body.get("tools"):
-        total += count_tokens(json.dumps(body["tools"], ensure_ascii=False))
-    return total
+        segments.append(
+            (body["tools"], count_tokens(json.dumps(body["tools"], ensure_ascii=False)))
+        )
+    for m in body.get("messages", []):
+        tokens = 4 + count_tokens(message_text(m.get("content")))
+        for call in m.get("tool_calls") or []:
+            tokens += count_tokens(json.dumps(call, ensure_ascii=False))
+        segments.append((m, tokens))
+    return segments
 
 
-def finalize(turn: Turn, body: dict, dialect: Dialect, thinking: bool) -> Output:
+def _prompt_tokens(body: dict) -> int:
+    return sum(tokens for _, tokens in prompt_segments(body))
+
+
+def finalize(
+    turn: Turn,
+    body: dict,
+    dialect: Dialect,
+    thinking: bool,
+    *,
+    extra_prompt_tokens: int = 0,
+    cached_tokens: int = 0,
+    legacy_usage: bool = False,
+) -> Output:
     """Apply ``stop`` and ``max_tokens`` to a turn and count usage.
 
     Reasoning counts against ``max_tokens``/``max_completion_tokens`` before content does.
@@ -85,6 +102,10 @@ def finalize(turn: Turn, body: dict, dialect: Dialect, thinking: bool) -> Output
         body: The request body.
         dialect: The dialect answering.
         thinking: Whether thinking is on.
+        extra_prompt_tokens: Prompt tokens the server added (``$web_search`` results).
+        cached_tokens: Prompt tokens served from the prefix cache (Moonshot).
+        legacy_usage: Report cached tokens top-level (older Moonshot models) instead of
+            in ``prompt_tokens_details``.
 
     Returns:
         The output to render.
@@ -110,14 +131,16 @@ def finalize(turn: Turn, body: dict, dialect: Dialect, thinking: bool) -> Output
         + count_tokens(content)
         + sum(count_tokens(c.name) + count_tokens(c.arguments) for c in calls)
     )
-    prompt = _prompt_tokens(body)
+    prompt = _prompt_tokens(body) + extra_prompt_tokens
     usage: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
-    if dialect.name == "moonshot":
-        usage["cached_tokens"] = 0
+    if dialect.name == "moonshot" and legacy_usage:
+        usage["cached_tokens"] = cached_tokens
+    elif dialect.name == "moonshot":
+        usage["prompt_tokens_details"] = {"cached_tokens": cached_tokens}
     if dialect.name == "openrouter":
         usage["completion_tokens_details"] = {"reasoning_tokens": count_tokens(reasoning)}
     show = not dialect.excludes_reasoning(body)
@@ -140,12 +163,17 @@ def raw_content(out: Output) -> str:
     return text
 
 
+def _call_type(call: ToolCall) -> str:
+    # Moonshot may type a builtin's call "builtin_function" (WIRE.md §1.7).
+    return "builtin_function" if call.name.startswith("$") else "function"
+
+
 def _tool_calls_json(calls: list[ToolCall]) -> list[dict]:
     return [
         {
             "index": i,
             "id": c.id,
-            "type": "function",
+            "type": _call_type(c),
             "function": {"name": c.name, "arguments": c.arguments},
         }
         for i, c in enumerate(calls)
@@ -225,7 +253,7 @@ def stream_deltas(out: Output, dialect: Dialect, chunk_words: int) -> list[dict]
         for piece in split_words(out.content, chunk_words):
             deltas.append({"content": piece})
         for i, call in enumerate(out.tool_calls):
-            head = {"index": i, "id": call.id, "type": "function"}
+            head = {"index": i, "id": call.id, "type": _call_type(call)}
             head["function"] = {"name": call.name, "arguments": ""}
             deltas.append({"tool_calls": [head]})
             for piece in _split_even(call.arguments, 3):

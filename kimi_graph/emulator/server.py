@@ -12,12 +12,13 @@ from typing import Any
 
 from aiohttp import web
 
+from kimi_graph.emulator import platform
 from kimi_graph.emulator.brain import decide, last_user_index, message_text
 from kimi_graph.emulator.config import DIALECTS, EmulatorConfig, RequestRecord
 from kimi_graph.emulator.dialects import DIALECT_BY_NAME, Dialect
 from kimi_graph.emulator.directives import Directives, parse_directives
 from kimi_graph.emulator.faults import FaultInjector, conversation_key
-from kimi_graph.emulator.render import completion_body, finalize, stream_chunks
+from kimi_graph.emulator.render import completion_body, finalize, prompt_segments, stream_chunks
 from kimi_graph.emulator.validation import ApiError, validate_body, validate_moonshot
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class State:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.faults = FaultInjector(config.seed)
+        self.prefix_cache = platform.PrefixCache()
         self._records: list[RequestRecord] = []
         self._lock = threading.Lock()
 
@@ -150,14 +152,17 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         record.history_reasoning = [dialect.read_reasoning(m) for m in current_chain(messages)]
         model = dialect.check_model(body.get("model"))
         record.thinking = dialect.thinking(body, model)
+        platform_usage: dict[str, Any] = {}
         if name == "moonshot":
             validate_moonshot(body, model, record.thinking)
+            platform_usage = _platform_usage(state, body, model, record.thinking)
         key = conversation_key(messages, u)
         err = state.faults.check(d, key, cfg.error_rate)
         if err is not None:
             raise err
         await _pause(cfg.latency + d.latency + state.faults.hang_for(d, key))
-        out = finalize(decide(body, record.thinking, d), body, dialect, record.thinking)
+        turn = decide(body, record.thinking, d)
+        out = finalize(turn, body, dialect, record.thinking, **platform_usage)
         if record.stream:
             chunks = stream_chunks(out, dialect, model, body, cfg.chunk_words)
             return await _stream(request, record, chunks, d, cfg.token_delay)
@@ -173,6 +178,18 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         return _error_response(dialect, err)
     finally:
         record.finished = time.monotonic()
+
+
+def _platform_usage(state: State, body: dict, model: str, thinking: bool) -> dict[str, Any]:
+    """Check Moonshot's platform rules; return the usage facts ``finalize`` reports."""
+    segments = prompt_segments(body)
+    extra = platform.search_tokens(body["messages"])
+    platform.validate_platform(body, model, thinking, sum(t for _, t in segments) + extra)
+    return {
+        "extra_prompt_tokens": extra,
+        "cached_tokens": state.prefix_cache.hit(body, segments),
+        "legacy_usage": model in platform.LEGACY_USAGE_MODELS,
+    }
 
 
 def _dumps(value: Any) -> str:

@@ -11,7 +11,9 @@ _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "functio
 MAX_TOOLS = 128
 
 #: Moonshot models whose sampling parameters are fixed (WIRE.md §1.4).
-FIXED_SAMPLING_MODELS = frozenset({"kimi-k2.5", "kimi-k2-thinking", "kimi-k2-thinking-turbo"})
+FIXED_SAMPLING_MODELS = frozenset(
+    {"kimi-k2.5", "kimi-k2.6", "kimi-k2-thinking", "kimi-k2-thinking-turbo"}
+)
 
 
 class ApiError(Exception):

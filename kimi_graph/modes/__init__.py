@@ -7,6 +7,7 @@ from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
 
+from kimi_graph.modes._context import keep_latest_tool_results
 from kimi_graph.modes._model import ModelLike, make_model_node
 from kimi_graph.modes.agent import create_agent_graph
 from kimi_graph.modes.instant import create_instant_graph
@@ -64,5 +65,6 @@ __all__ = [
     "create_instant_graph",
     "create_swarm_graph",
     "create_thinking_graph",
+    "keep_latest_tool_results",
     "make_model_node",
 ]

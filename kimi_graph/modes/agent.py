@@ -27,6 +27,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
 from kimi_graph.context import KimiContext, current_context
+from kimi_graph.modes._context import ContextStrategy
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, with_system
 from kimi_graph.state import AgentState, InputState, MessagesState
 
@@ -192,6 +193,7 @@ class AgentNodes:
         max_tool_calls: int | None = None,
         tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
         parallel_tool_calls: bool | None = None,
+        context_strategy: ContextStrategy | None = None,
     ) -> None:
         if max_steps < 1:
             msg = f"max_steps must be at least 1, got {max_steps}."
@@ -210,6 +212,7 @@ class AgentNodes:
         self.system_prompt = system_prompt
         self.max_steps = max_steps
         self.max_tool_calls = max_tool_calls
+        self.context_strategy = context_strategy
         self.tool_node: ToolNode | None = None
         if tool_list:
             timeout = ToolTimeout(tool_timeout) if tool_timeout is not None else None
@@ -228,6 +231,8 @@ class AgentNodes:
         max_steps = context.max_steps or self.max_steps
         if model_steps(messages) >= max_steps:
             return None, messages, {}, step_limit_message(max_steps, messages), context
+        if self.context_strategy is not None:
+            messages = self.context_strategy(messages)
         llm = self.source.get(context)
         thinking = context.thinking if context.thinking is not None else self.thinking
         prompt = context.system_prompt or self.system_prompt
@@ -293,6 +298,7 @@ def create_agent_graph(
     max_tool_calls: int | None = None,
     tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
     parallel_tool_calls: bool | None = None,
+    context_strategy: ContextStrategy | None = None,
     checkpointer: Any = None,
     store: Any = None,
     name: str = "kimi-agent",
@@ -312,6 +318,9 @@ def create_agent_graph(
         tool_timeout: Seconds per tool call (None: no limit); a call that takes
             longer is stopped and the model gets an error tool message.
         parallel_tool_calls: Passed to `bind_tools` when set.
+        context_strategy: Shapes what the model reads on each step, e.g.
+            `kimi_graph.modes.keep_latest_tool_results(...)`; the state keeps the full
+            conversation.
         checkpointer: A LangGraph checkpointer, for threads that continue.
         store: A LangGraph store.
         name: The compiled graph's name (Studio, traces).
@@ -329,6 +338,7 @@ def create_agent_graph(
         max_tool_calls=max_tool_calls,
         tool_timeout=tool_timeout,
         parallel_tool_calls=parallel_tool_calls,
+        context_strategy=context_strategy,
     )
     builder = StateGraph(
         AgentState,

@@ -8,6 +8,8 @@ Every tool returns plain text for the model and reports expected failures as
 - `run_python`: runs a program in a child process with time, memory, file-size,
   process and output limits, a temporary working directory and no inherited
   secrets; `make_run_python` builds one with other limits.
+- `moonshot_web_search`: Moonshot's builtin `$web_search` (the server searches; the
+  tool echoes the call's arguments back, as the protocol asks; thinking off).
 - `fetch_url`: reads a public http(s) URL as text with size and time limits,
   refusing private and loopback addresses; `make_fetch_url` builds one with
   another policy.
@@ -32,6 +34,7 @@ from kimi_graph.tools._errors import (
 )
 from kimi_graph.tools.code_runner import PythonRunnerTool, make_run_python, run_python
 from kimi_graph.tools.fetch import FetchURLTool, fetch_url, make_fetch_url
+from kimi_graph.tools.moonshot_search import MoonshotWebSearchTool, moonshot_web_search
 from kimi_graph.tools.search import (
     DuckDuckGoSearchTool,
     TavilySearchTool,
@@ -45,6 +48,7 @@ __all__ = [
     "DuckDuckGoSearchTool",
     "FetchError",
     "FetchURLTool",
+    "MoonshotWebSearchTool",
     "PythonRunnerTool",
     "SandboxError",
     "SearchError",
@@ -57,6 +61,7 @@ __all__ = [
     "fetch_url",
     "make_fetch_url",
     "make_run_python",
+    "moonshot_web_search",
     "run_python",
     "tavily_search",
     "web_search",

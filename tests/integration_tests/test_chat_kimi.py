@@ -228,7 +228,8 @@ def test_moonshot_bad_values_fail_before_any_request(kimi, emulator) -> None:
     with pytest.raises(ValueError, match="temperature"):
         kimi("moonshot", temperature=0.0).invoke("hi")
     with pytest.raises(ValueError, match="tool_choice"):
-        kimi("moonshot").bind_tools([get_weather], tool_choice="required").invoke("hi")
+        strict = kimi("moonshot", forced_tool_choice="error")
+        strict.bind_tools([get_weather], tool_choice="required").invoke("hi")
     assert requests_since(emulator, mark) == []
     # the same tool_choice is fine in instant mode
     ai = (

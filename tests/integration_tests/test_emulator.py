@@ -404,13 +404,6 @@ def test_moonshot_accepts_allowed_values(emulator: Emulator) -> None:
         assert r.status_code == 200, (fields, r.text)
 
 
-def test_moonshot_builtin_web_search_is_never_called(emulator: Emulator) -> None:
-    builtin = {"type": "builtin_function", "function": {"name": "$web_search"}}
-    body = {"messages": user("use $web_search please"), "tools": [builtin], "tool_choice": "auto"}
-    msg = message(emulator, "moonshot", body)
-    assert "tool_calls" not in msg and msg["content"]
-
-
 def test_moonshot_400_through_openai_sdk(emulator_openai: Any) -> None:
     client = emulator_openai("moonshot")
     with pytest.raises(openai.BadRequestError) as info:
@@ -875,7 +868,12 @@ def test_usage(emulator: Emulator) -> None:
         "usage" not in c for c in stream(emulator, "sglang", {"messages": user("count my tokens")})
     )
     usage = ok(emulator, "moonshot", {"messages": user("count my tokens")})["usage"]
-    assert set(usage) == {"prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens"}
+    assert set(usage) == {
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "prompt_tokens_details",
+    }
     off = ok(
         emulator, "moonshot", {"messages": user("count my tokens"), **switch("moonshot", False)}
     )["usage"]

@@ -50,9 +50,9 @@ class _EmulatedKimi(ChatModelIntegrationTests):
 
     @property
     def has_tool_choice(self) -> bool:
-        # Moonshot allows only tool_choice auto/none while thinking (ChatKimi raises
-        # ValueError before sending anything else); the instant suite covers it.
-        return False
+        # Moonshot allows only tool_choice auto/none while thinking: ChatKimi turns
+        # thinking off for a call that forces a tool (forced_tool_choice option).
+        return True
 
 
 class TestMoonshotThinking(_EmulatedKimi):
@@ -64,27 +64,15 @@ class TestMoonshotInstant(_EmulatedKimi):
     def chat_model_params(self) -> dict:
         return {**super().chat_model_params, "thinking": False}
 
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
 
 class TestVLLM(_EmulatedKimi):
     dialect = "vllm"
     backend = "vllm"
 
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
 
 class TestRawServer(_EmulatedKimi):
     dialect = "raw"
     backend = "vllm"
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
 
 
 _OFFLINE = (
@@ -93,10 +81,6 @@ _OFFLINE = (
 _JSON_MODE = (
     "the emulator's JSON mode cannot follow key names given in prose; json_schema and "
     "function calling are covered by test_structured_output"
-)
-_FORCED = (
-    "forces tool_choice='any', which Moonshot rejects while thinking; ChatKimi raises "
-    "ValueError before the request (covered by test_moonshot_bad_values_fail_before_any_request)"
 )
 
 
@@ -115,5 +99,3 @@ def _expected_failure(name: str, reason: str, raises: type[Exception] | None = N
 for _suite in (TestMoonshotThinking, TestMoonshotInstant, TestVLLM, TestRawServer):
     _suite.test_image_inputs = _expected_failure("test_image_inputs", _OFFLINE)
     _suite.test_json_mode = _expected_failure("test_json_mode", _JSON_MODE)
-for _name in ("test_structured_few_shot_examples", "test_unicode_tool_call_integration"):
-    setattr(TestMoonshotThinking, _name, _expected_failure(_name, _FORCED, ValueError))

@@ -190,11 +190,15 @@ def get(q: str) -> str:
 
 @pytest.mark.parametrize("choice", ["required", "any", "get"])
 def test_moonshot_thinking_tool_choice_rules(choice: str) -> None:
-    bound = ChatKimi(api_key="k").bind_tools([get], tool_choice=choice)
+    strict = ChatKimi(api_key="k", forced_tool_choice="error")
     with pytest.raises(ValueError, match="while thinking is on"):
-        bound.invoke("hi")
-    payload = _payload(ChatKimi(api_key="k"), "hi", thinking=False, **bound.kwargs)
+        strict.bind_tools([get], tool_choice=choice).invoke("hi")
+    bound = ChatKimi(api_key="k").bind_tools([get], tool_choice=choice)
+    with pytest.warns(UserWarning, match="thinking is off"):
+        payload = _payload(ChatKimi(api_key="k"), "hi", **bound.kwargs)
     assert payload["tool_choice"]
+    assert payload["thinking"] == {"type": "disabled"}
+    assert payload["temperature"] == 0.6
 
 
 def test_moonshot_writes_reasoning_back_on_tool_turns() -> None:

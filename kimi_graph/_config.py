@@ -1,0 +1,62 @@
+"""Configuration checks run when a `ChatKimi` is made: base URL shape and the API key.
+
+Both fail early with a clear message instead of a doubled URL or a 401 on the first
+call. A URL is shown without its credentials (`user:pass@`) and query string.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+#: Domains of Moonshot's platform (API and console hosts, both regions, both brands).
+MOONSHOT_DOMAINS = ("moonshot.ai", "moonshot.cn", "kimi.ai", "kimi.com")
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def redact_url(url: str) -> str:
+    """Return `url` without userinfo, query or fragment (safe for messages and logs)."""
+    text = url.strip()
+    head, sep, rest = text.partition("://")
+    if not sep:
+        head, rest = "", text
+    authority, slash, path = rest.partition("/")
+    authority = authority.rsplit("@", 1)[-1]
+    path = re.split(r"[?#]", path, maxsplit=1)[0]
+    return f"{head}{sep}{authority}{slash}{path}"
+
+
+def check_base_url(url: str, source: str) -> None:
+    """Refuse a base URL that has no `http(s)://` scheme.
+
+    Without one, the OpenAI client joins it onto nothing sensible (a relative or doubled
+    URL) and the first call fails far from the cause.
+
+    Args:
+        url: The base URL.
+        source: Where it came from, for the message (`base_url`, `KIMI_BASE_URL`).
+
+    Raises:
+        ValueError: If the URL has no scheme, or one other than http/https.
+    """
+    shown = redact_url(url)
+    if not _SCHEME.match(url.strip()):
+        msg = (
+            f"{source}={shown!r} has no scheme: write it as 'https://{shown}' "
+            "(or 'http://...' for a local server)."
+        )
+        raise ValueError(msg)
+    scheme = urlsplit(url.strip()).scheme.lower()
+    if scheme not in ("http", "https"):
+        msg = f"{source}={shown!r} must use http:// or https://, not {scheme}://."
+        raise ValueError(msg)
+
+
+def is_moonshot_host(url: str | None) -> bool:
+    """Whether `url` points at Moonshot's platform (any region, any of its hosts)."""
+    try:
+        host = (urlsplit((url or "").strip()).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return False
+    return any(host == d or host.endswith("." + d) for d in MOONSHOT_DOMAINS)
