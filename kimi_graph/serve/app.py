@@ -36,7 +36,7 @@ from kimi_graph.serve.schemas import (
     public_url,
     to_langchain,
 )
-from kimi_graph.serve.streaming import StreamTranslator, final_message, message_text, reasoning_of
+from kimi_graph.serve.streaming import StreamTranslator, final_message, message_text, run_reasoning
 from kimi_graph.serve.threads import ThreadStore
 from kimi_graph.serve.usage import UsageCollector
 
@@ -180,7 +180,7 @@ async def completions_route(request: Request) -> Response:
         completion_id=completion_id,
         model=body.model,
         content=message_text(final),
-        reasoning=reasoning_of(final),
+        reasoning=run_reasoning(result),
         reason=finish_reason(final),
         usage=usage.openai_usage(),
         extra=_swarm_summary(result),

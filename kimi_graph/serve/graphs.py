@@ -124,9 +124,10 @@ class GraphCache:
                 self._graphs.move_to_end(key)
                 return graph
         model = self.models.answering(mode, params)
-        graph = build_mode_graph(
-            mode, model, self.models.workers, self.tools, self.config, checkpointer
-        )
+        # Sub-agents keep the server's sampling: without a pool they run on the plain
+        # dispatcher, not on the copy that carries this request's settings.
+        workers = self.models.workers or [self.models.dispatcher]
+        graph = build_mode_graph(mode, model, workers, self.tools, self.config, checkpointer)
         with self._lock:
             self._graphs[key] = graph
             while len(self._graphs) > self.size:

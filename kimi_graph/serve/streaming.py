@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 
 from kimi_graph.serve.schemas import chunk_body, finish_reason, public_url
 from kimi_graph.serve.usage import UsageCollector
@@ -54,6 +54,26 @@ def reasoning_of(message: AIMessage | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
+REASONING_SEPARATOR = "\n\n"
+"""Between the reasoning of two model calls of one run (agent steps, orchestrator, synthesis)."""
+
+
+def run_reasoning(state: dict[str, Any] | None) -> str | None:
+    """The reasoning of every assistant turn since the last user message, joined.
+
+    The same text a stream sends as `reasoning_content` deltas: in agent mode every
+    step's, in swarm mode the orchestrator's then the synthesis'.
+    """
+    turns: list[str] = []
+    for message in reversed((state or {}).get("messages") or []):
+        if isinstance(message, HumanMessage):
+            break
+        reasoning = reasoning_of(message) if isinstance(message, AIMessage) else None
+        if reasoning:
+            turns.append(reasoning)
+    return REASONING_SEPARATOR.join(reversed(turns)) or None
+
+
 class StreamTranslator:
     """Turn one run's stream events into `chat.completion.chunk` bodies.
 
@@ -84,6 +104,7 @@ class StreamTranslator:
         self.reasoning = ""
         self.state: dict[str, Any] | None = None
         self._started = False
+        self._reasoning_id: str | None = None
 
     def _chunk(self, delta: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         if not self._started:
@@ -112,6 +133,9 @@ class StreamTranslator:
         out = []
         reasoning = chunk.additional_kwargs.get("reasoning_content")
         if isinstance(reasoning, str) and reasoning:
+            if self.reasoning and chunk.id != self._reasoning_id:
+                reasoning = REASONING_SEPARATOR + reasoning  # the next model call's
+            self._reasoning_id = chunk.id
             self.reasoning += reasoning
             out.append(self._chunk({"reasoning_content": reasoning}))
         text = message_text(chunk)
@@ -126,7 +150,7 @@ class StreamTranslator:
         final = final_message(self.state)
         text = message_text(final)
         if not self.content and not self.reasoning:
-            reasoning = reasoning_of(final)
+            reasoning = run_reasoning(self.state)
             if reasoning:
                 out.append(self._chunk({"reasoning_content": reasoning}))
         if text.startswith(self.content) and len(text) > len(self.content):
