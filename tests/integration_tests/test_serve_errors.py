@@ -241,5 +241,5 @@ def test_stream_error_after_the_first_chunk_is_an_error_event(emulator: Emulator
             assert error["code"] == "timeout" and "kimi-swarm" in error["message"]
             with pytest.raises(openai.APIError, match="timeout"):
                 client = OpenAI(base_url=srv.base_url, api_key="x", max_retries=0)
-                for _ in client.chat.completions.create(stream=True, **{**body, "stream": True}):
+                for _ in client.chat.completions.create(**body):
                     pass
