@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -60,8 +61,9 @@ def _check_auth(state: ServeState, request: Request) -> None:
         return
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
+    secret = expected.get_secret_value() if isinstance(expected, SecretStr) else expected
     if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.strip().encode(), expected.get_secret_value().encode()
+        token.strip().encode(), secret.encode()
     ):
         msg = f"{request.url.path}: missing or incorrect API key (send Authorization: Bearer KEY)"
         raise ApiError(401, msg, "invalid_api_key")

@@ -48,13 +48,13 @@ class ServeConfig:
     """
 
     base_url: str | None = None
-    upstream_api_key: SecretStr | None = None
+    upstream_api_key: SecretStr | str | None = None
     backend: str | None = None
     model: str = "kimi-k2.5"
     worker_base_urls: Sequence[str] = ()
     worker_backend: str | None = None
     tools: Sequence[Any] | None = None
-    api_key: SecretStr | None = None
+    api_key: SecretStr | str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     timeout: float = DEFAULT_TIMEOUT
     checkpoint: str | None = None

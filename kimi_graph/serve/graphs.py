@@ -29,6 +29,9 @@ ANSWER_NODES: dict[str, frozenset[str]] = {
 }
 """Nodes whose model tokens are the answer's (sub-agents' tokens are not streamed)."""
 
+Graph = CompiledStateGraph[Any, Any, Any, Any]
+"""A compiled mode graph."""
+
 THINKING_OF_MODE = {"instant": False, "thinking": True, "agent": True, "swarm": True}
 
 
@@ -74,7 +77,7 @@ def build_mode_graph(
     tools: Sequence[Any],
     config: ServeConfig,
     checkpointer: Any = None,
-) -> CompiledStateGraph:
+) -> Graph:
     """Compile the graph of one served mode.
 
     Args:
@@ -105,13 +108,11 @@ class GraphCache:
         self.models = models
         self.tools = list(tools)
         self.config = config
-        self._graphs: OrderedDict[tuple[Any, ...], CompiledStateGraph] = OrderedDict()
+        self._graphs: OrderedDict[tuple[Any, ...], Graph] = OrderedDict()
         self._lock = threading.Lock()
         self.size = 32
 
-    def get(
-        self, mode: str, params: dict[str, Any], checkpointer: Any = None
-    ) -> CompiledStateGraph:
+    def get(self, mode: str, params: dict[str, Any], checkpointer: Any = None) -> Graph:
         """The graph for `mode` with these model settings (built on first use).
 
         Raises:

@@ -11,18 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphBubbleUp
-from langgraph.graph.state import CompiledStateGraph
 from starlette.responses import Response
 from starlette.types import Receive, Send
 
 from kimi_graph.serve.errors import ApiError, from_exception
+from kimi_graph.serve.graphs import Graph
 from kimi_graph.serve.streaming import StreamTranslator
 
 T = TypeVar("T")
@@ -121,7 +121,7 @@ class EventStream(Response):
 
     def __init__(
         self,
-        graph: CompiledStateGraph,
+        graph: Graph,
         inputs: dict[str, Any],
         config: RunnableConfig,
         translator: StreamTranslator,
@@ -144,7 +144,7 @@ class EventStream(Response):
         self.started = False
 
     async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
-        events = self.graph.astream(
+        events: AsyncGenerator[Any, None] = self.graph.astream(  # type: ignore[assignment]
             self.inputs, self.config, stream_mode=["messages", "custom", "values"]
         )
         async with aclosing(events) as stream:
@@ -193,9 +193,7 @@ class EventStream(Response):
         await send({"type": "http.response.body", "body": _sse("[DONE]"), "more_body": False})
 
 
-async def invoke(
-    graph: CompiledStateGraph, inputs: dict[str, Any], config: RunnableConfig
-) -> dict[str, Any]:
+async def invoke(graph: Graph, inputs: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
     """Run the graph to its end (non-streamed requests)."""
     result: dict[str, Any] = await graph.ainvoke(inputs, config)
     return result

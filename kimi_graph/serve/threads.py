@@ -50,7 +50,9 @@ async def open_checkpointer(target: str) -> AsyncIterator[Any]:
     """
     if is_postgres(target):
         try:
-            from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+            from langgraph.checkpoint.postgres.aio import (  # type: ignore[import-not-found,unused-ignore]
+                AsyncPostgresSaver,
+            )
         except ImportError:
             msg = "a Postgres checkpoint needs `pip install 'kimi-graph[postgres]'`"
             raise RuntimeError(msg) from None

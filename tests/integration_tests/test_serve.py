@@ -263,6 +263,16 @@ def test_chatkimi_calls_a_kimi_graph_swarm(server: ServerThread) -> None:
     assert any(b["type"] == "reasoning" for b in reply.content_blocks)
     assert reply.usage_metadata and reply.usage_metadata["total_tokens"] > 0
 
+    streamed = list(llm.stream(SWARM_TASK))
+    whole = streamed[0]
+    for chunk in streamed[1:]:
+        whole += chunk
+    # The stream and the single answer say the same: content and every call's reasoning.
+    assert whole.content == reply.content
+    assert (
+        whole.additional_kwargs["reasoning_content"] == reply.additional_kwargs["reasoning_content"]
+    )
+
     chunks = list(llm.stream("What is 2+3*4?"))
     merged = chunks[0]
     for chunk in chunks[1:]:
