@@ -5,6 +5,7 @@ kimi-graph run --mode swarm "task"      # stream a run against KIMI_BASE_URL / M
 kimi-graph run --emulator --mode agent "task"   # the same, offline
 kimi-graph demo                          # all four modes on the bundled emulator
 kimi-graph emulate --port 8000           # serve the K2.5 emulator
+kimi-graph serve --port 8080             # the four modes as an OpenAI-compatible endpoint
 ```
 
 Errors (no endpoint or key, HTTP errors, a server that cannot be reached) end in one
@@ -318,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="probability (0-1) that a request fails with 429 or 500",
     )
     emulate.set_defaults(handler=_cmd_emulate)
+
+    from kimi_graph.serve.command import add_serve_command
+
+    add_serve_command(commands)
     return parser
 
 

@@ -1,0 +1,162 @@
+"""A graph run as OpenAI stream chunks: reasoning, then content, then the end.
+
+`StreamTranslator` reads the events of `graph.astream(..., stream_mode=["messages",
+"custom", "values"])`:
+
+- `messages`: token chunks of the answering nodes (the model of instant/thinking, each
+  step of the agent, the swarm's orchestrator and synthesis) become
+  `delta.reasoning_content` and `delta.content`; sub-agents' tokens are not sent.
+- `custom`: swarm progress (`{"type": "subagent", "event": "start" | "finish" |
+  "error", ...}`) becomes a chunk whose delta is empty and whose top-level
+  `kimi_graph` field holds the event. Standard clients see an empty delta and skip it;
+  with openai-python read it as `chunk.model_extra["kimi_graph"]`.
+- `values`: the last state gives the final message; text the graph added after the
+  tokens (e.g. the swarm's note on failed sub-agents) is sent as a last content delta.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
+
+from kimi_graph.serve.schemas import chunk_body, finish_reason, public_url
+from kimi_graph.serve.usage import UsageCollector
+
+
+def public_event(data: dict[str, Any]) -> dict[str, Any]:
+    """A progress event as clients see it: worker URLs without credentials."""
+    worker = data.get("worker")
+    return {**data, "worker": public_url(worker)} if isinstance(worker, str) else data
+
+
+def final_message(state: dict[str, Any] | None) -> AIMessage | None:
+    """The last assistant message of a graph state."""
+    for message in reversed((state or {}).get("messages") or []):
+        if isinstance(message, AIMessage):
+            return message
+    return None
+
+
+def message_text(message: AIMessage | None) -> str:
+    """The text content of a message (content blocks joined)."""
+    if message is None:
+        return ""
+    return message.content if isinstance(message.content, str) else message.text
+
+
+def reasoning_of(message: AIMessage | None) -> str | None:
+    """The reasoning a message carries, if any."""
+    if message is None:
+        return None
+    value = message.additional_kwargs.get("reasoning_content")
+    return value if isinstance(value, str) else None
+
+
+REASONING_SEPARATOR = "\n\n"
+"""Between the reasoning of two model calls of one run (agent steps, orchestrator, synthesis)."""
+
+
+def run_reasoning(state: dict[str, Any] | None) -> str | None:
+    """The reasoning of every assistant turn since the last user message, joined.
+
+    The same text a stream sends as `reasoning_content` deltas: in agent mode every
+    step's, in swarm mode the orchestrator's then the synthesis'.
+    """
+    turns: list[str] = []
+    for message in reversed((state or {}).get("messages") or []):
+        if isinstance(message, HumanMessage):
+            break
+        reasoning = reasoning_of(message) if isinstance(message, AIMessage) else None
+        if reasoning:
+            turns.append(reasoning)
+    return REASONING_SEPARATOR.join(reversed(turns)) or None
+
+
+class StreamTranslator:
+    """Turn one run's stream events into `chat.completion.chunk` bodies.
+
+    Args:
+        completion_id: The `id` of every chunk.
+        model: The served model name.
+        nodes: Nodes whose tokens are the answer's.
+        usage: The run's usage collector.
+        include_usage: End with a usage chunk (`stream_options.include_usage`).
+    """
+
+    def __init__(
+        self,
+        completion_id: str,
+        model: str,
+        nodes: frozenset[str],
+        usage: UsageCollector,
+        *,
+        include_usage: bool,
+    ) -> None:
+        self.completion_id = completion_id
+        self.model = model
+        self.nodes = nodes
+        self.usage = usage
+        self.include_usage = include_usage
+        self.created = int(time.time())
+        self.content = ""
+        self.reasoning = ""
+        self.state: dict[str, Any] | None = None
+        self._started = False
+        self._reasoning_id: str | None = None
+
+    def _chunk(self, delta: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if not self._started:
+            delta = {"role": "assistant", **delta}
+            self._started = True
+        return chunk_body(self.completion_id, self.model, self.created, delta, **kwargs)
+
+    def handle(self, mode: str, data: Any) -> list[dict[str, Any]]:
+        """The chunks one stream event produces (often none)."""
+        if mode == "messages":
+            return self._token(*data)
+        if mode == "custom" and isinstance(data, dict):
+            return [self._chunk({}, extra=public_event(data))]
+        if mode == "values" and isinstance(data, dict):
+            self.state = data
+        return []
+
+    def _token(self, chunk: Any, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        if (
+            not isinstance(chunk, AIMessageChunk)
+            or metadata.get("langgraph_node") not in self.nodes
+        ):
+            return []
+        if "|" in str(metadata.get("langgraph_checkpoint_ns", "")):
+            return []  # a nested graph's node of the same name
+        out = []
+        reasoning = chunk.additional_kwargs.get("reasoning_content")
+        if isinstance(reasoning, str) and reasoning:
+            if self.reasoning and chunk.id != self._reasoning_id:
+                reasoning = REASONING_SEPARATOR + reasoning  # the next model call's
+            self._reasoning_id = chunk.id
+            self.reasoning += reasoning
+            out.append(self._chunk({"reasoning_content": reasoning}))
+        text = message_text(chunk)
+        if text:
+            self.content += text
+            out.append(self._chunk({"content": text}))
+        return out
+
+    def finish(self) -> list[dict[str, Any]]:
+        """The closing chunks: any text not streamed, the finish reason, the usage."""
+        out: list[dict[str, Any]] = []
+        final = final_message(self.state)
+        text = message_text(final)
+        if not self.content and not self.reasoning:
+            reasoning = run_reasoning(self.state)
+            if reasoning:
+                out.append(self._chunk({"reasoning_content": reasoning}))
+        if text.startswith(self.content) and len(text) > len(self.content):
+            out.append(self._chunk({"content": text[len(self.content) :]}))
+        out.append(self._chunk({}, reason=finish_reason(final)))
+        if self.include_usage:
+            usage = self.usage.openai_usage()
+            out.append(chunk_body(self.completion_id, self.model, self.created, usage=usage))
+        return out
