@@ -16,7 +16,15 @@ READ_TIMEOUT = 300.0
 """Seconds without a byte from the server (per read: a stream that keeps sending
 tokens is never cut; a non-streamed answer must arrive within it)."""
 
-DEFAULT_TIMEOUT = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
+
+class HashableTimeout(httpx.Timeout):
+    """An `httpx.Timeout` that hashes, so langchain-openai's client cache still applies."""
+
+    def __hash__(self) -> int:
+        return hash((self.connect, self.read, self.write, self.pool))
+
+
+DEFAULT_TIMEOUT = HashableTimeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
 """ChatKimi's default `timeout`: connect 10 s; read, write and pool 300 s."""
 
 

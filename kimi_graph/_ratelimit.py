@@ -34,6 +34,9 @@ from typing import Literal
 
 Outcome = Literal["ok", "throttled", "other"]
 
+MIN_DELAY = 0.05
+"""Least wait after a first 429 (doubling per further 429 of the same request)."""
+
 
 @dataclass(frozen=True)
 class RateLimitSettings:
@@ -67,8 +70,8 @@ def retry_delay(headers: Mapping[str, str], attempt: int, settings: RateLimitSet
         settings: The caps.
 
     Returns:
-        The server's delay when it gave one, else `base_delay * 2**attempt`; at most
-        `max_delay`, never negative.
+        The server's delay when it gave one, else `base_delay * 2**attempt`; at least
+        `MIN_DELAY * 2**attempt`, at most `max_delay`.
     """
     delay: float | None = None
     raw_ms = headers.get("retry-after-ms")
@@ -87,7 +90,9 @@ def retry_delay(headers: Mapping[str, str], attempt: int, settings: RateLimitSet
             delay = None
     if delay is None or not math.isfinite(delay):
         delay = settings.base_delay * (2**attempt)
-    return max(0.0, min(delay, settings.max_delay))
+    # A server that keeps saying "retry now" still gets a growing pause.
+    floor = MIN_DELAY * (2 ** min(attempt, 30))
+    return max(0.0, min(max(delay, floor), settings.max_delay))
 
 
 class _Waiter:
