@@ -29,6 +29,7 @@ from kimi_graph.emulator import Emulator, EmulatorConfig
 
 
 def run_once(args: argparse.Namespace, mode: str, known: bool, tag: str) -> dict[str, Any]:
+    """Run one swarm against a fresh limited emulator; return its figures."""
     config = EmulatorConfig(
         latency=args.latency, max_in_flight=args.limit, retry_after=args.retry_after
     )
@@ -62,6 +63,7 @@ def run_once(args: argparse.Namespace, mode: str, known: bool, tag: str) -> dict
 
 
 def main() -> None:
+    """Print the figures of every mode, limit unknown then known."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subagents", type=int, default=30)
     parser.add_argument("--limit", type=int, default=5)
