@@ -10,7 +10,7 @@ its reader. So ChatKimi models share one pool per (loop, endpoint settings).
 A loop's pools are closed while the loop still runs its shutdown: each loop gets one
 parked async generator, and `asyncio.run` (like any runner calling
 `loop.shutdown_asyncgens()`) closes it, which closes the pools. A loop closed without
-that shutdown has its pools dropped (and their sockets closed) at the next lookup.
+that shutdown has its pools dropped at the next lookup (left to the garbage collector).
 Loops are held weakly, so nothing here keeps a finished loop alive.
 
 The sync client is shared per endpoint settings for the whole process.
@@ -49,25 +49,8 @@ class _LoopPools:
             await pool.aclose()
 
     def drop(self) -> None:
-        """Forget the pools of a loop already closed (no awaiting possible)."""
-        pools, self.pools = list(self.pools.values()), {}
-        for pool in pools:
-            _close_sockets(pool)
-
-
-def _close_sockets(pool: Any) -> None:
-    """Close the sockets of an async pool whose loop is gone (best effort)."""
-    transports = [getattr(pool, "_transport", None), *getattr(pool, "_mounts", {}).values()]
-    for transport in transports:
-        inner = getattr(transport, "_pool", None)
-        for connection in list(getattr(inner, "_connections", []) or []):
-            stream = getattr(getattr(connection, "_connection", None), "_network_stream", None)
-            sock = stream.get_extra_info("socket") if stream is not None else None
-            if sock is not None:
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+        """Forget the pools of a loop already closed (nothing can be awaited there)."""
+        self.pools = {}
 
 
 async def _keeper(entry: _LoopPools) -> AsyncGenerator[None, None]:
