@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -77,11 +78,12 @@ def require_messages(messages: Sequence[Any], endpoint: str) -> None:
     """Refuse an empty conversation before any request is made.
 
     Raises:
-        ValueError: When `messages` is empty.
+        ValueError: When `messages` is empty or holds only system messages.
     """
-    if not messages:
+    if not any(getattr(m, "type", None) != "system" for m in messages):
+        what = "only system messages" if messages else "no messages"
         msg = (
-            f"ChatKimi got no messages to send to {endpoint}: pass at least one message "
+            f"ChatKimi got {what} to send to {endpoint}: pass at least one user message "
             "(an empty conversation is refused before any request)."
         )
         raise ValueError(msg)
@@ -101,21 +103,32 @@ def _name_endpoint(err: openai.APIConnectionError, endpoint: str, secrets: tuple
     err.args = (message,)
 
 
+def _not_json(endpoint: str, err: json.JSONDecodeError) -> MalformedResponseError:
+    preview = err.doc[:120] if isinstance(err.doc, str) else ""
+    return MalformedResponseError(
+        f"Malformed response from {endpoint}: the body is not JSON ({err.msg}): {preview!r}"
+    )
+
+
 @contextlib.contextmanager
 def endpoint_errors(endpoint: str, secrets: tuple[str, ...] = ()) -> Iterator[None]:
-    """Name the endpoint in connection errors raised inside the block (sync)."""
+    """Name the endpoint in connection errors and unreadable bodies (sync)."""
     try:
         yield
     except openai.APIConnectionError as err:
         _name_endpoint(err, endpoint, secrets)
         raise
+    except json.JSONDecodeError as err:
+        raise _not_json(endpoint, err) from err
 
 
 @contextlib.asynccontextmanager
 async def aendpoint_errors(endpoint: str, secrets: tuple[str, ...] = ()) -> AsyncIterator[None]:
-    """Name the endpoint in connection errors raised inside the block (async)."""
+    """Name the endpoint in connection errors and unreadable bodies (async)."""
     try:
         yield
     except openai.APIConnectionError as err:
         _name_endpoint(err, endpoint, secrets)
         raise
+    except json.JSONDecodeError as err:
+        raise _not_json(endpoint, err) from err

@@ -28,6 +28,7 @@ from langgraph.config import get_stream_writer
 from langgraph.types import Command
 
 from kimi_graph import prompts
+from kimi_graph._endpoint import redact_url
 from kimi_graph.modes._model import ModelLike
 from kimi_graph.modes.agent import (
     STEP_LIMIT_REASON,
@@ -42,7 +43,7 @@ def _label(model: Any) -> str:
     while model is not None:
         url = getattr(model, "openai_api_base", None)
         if url:
-            return str(url)
+            return redact_url(url)
         model = getattr(model, "bound", None)
     return "model"
 
