@@ -118,41 +118,74 @@ def check_completion(data: Any, endpoint: str) -> list[list[InvalidToolCall]]:
     return removed
 
 
+RAW_ARGS_KEY = "kimi_raw_tool_args"
+"""`additional_kwargs` key of a streamed chunk's raw argument pieces (merged by index)."""
+
+
+def raw_argument_pieces(delta_calls: Any) -> list[dict[str, Any]]:
+    """The raw argument text of a stream delta's tool calls, to merge across chunks.
+
+    Args:
+        delta_calls: `choices[0].delta.tool_calls` of a chunk (or raw-token calls as
+            dicts with `index`, `id` and `function.arguments`).
+
+    Returns:
+        One `{"index", "id", "args"}` piece per call (`id` only when the delta has one).
+    """
+    pieces: list[dict[str, Any]] = []
+    if not isinstance(delta_calls, list):
+        return pieces
+    for call in delta_calls:
+        if not isinstance(call, dict) or not isinstance(call.get("index"), int):
+            continue
+        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        piece: dict[str, Any] = {"index": call["index"], "args": function.get("arguments") or ""}
+        if call.get("id"):
+            piece["id"] = call["id"]
+        pieces.append(piece)
+    return pieces
+
+
 def strict_tool_calls(message: Any) -> Any:
     """Return `message` with calls whose raw arguments are not a JSON object made invalid.
 
     A streamed message's `tool_calls` come from LangChain's partial-JSON parsing of the
     merged chunks, which completes truncated JSON. The raw argument text travels in
-    `additional_kwargs["tool_calls"]`; this applies `invoke`'s rule to it.
+    `additional_kwargs[RAW_ARGS_KEY]` (removed here); this applies `invoke`'s rule to it.
 
     Args:
-        message: Any message; only an `AIMessage` with tool calls is changed.
+        message: Any message; only an `AIMessage` is changed.
     """
-    if not isinstance(message, AIMessage) or not message.tool_calls:
+    if not isinstance(message, AIMessage) or RAW_ARGS_KEY not in message.additional_kwargs:
         return message
-    raw_calls = message.additional_kwargs.get("tool_calls")
-    if not isinstance(raw_calls, list):
-        return message
+    kwargs = dict(message.additional_kwargs)
+    pieces = kwargs.pop(RAW_ARGS_KEY)
     raw_args: dict[str, Any] = {}
-    for raw in raw_calls:
-        if isinstance(raw, dict) and isinstance(raw.get("function"), dict):
-            raw_args[str(raw.get("id"))] = raw["function"].get("arguments")
-    kept, invalid = [], list(message.invalid_tool_calls)
+    for piece in pieces if isinstance(pieces, list) else []:
+        if isinstance(piece, dict) and piece.get("id"):
+            raw_args[str(piece["id"])] = piece.get("args")
+    kept: list[Any] = []
+    invalid: list[InvalidToolCall] = []
     for call in message.tool_calls:
-        args = raw_args.get(str(call.get("id")))
-        error = arguments_error(args) if call.get("id") in raw_args else None
+        key = str(call.get("id"))
+        error = arguments_error(raw_args[key]) if key in raw_args else None
         if error is None:
             kept.append(call)
-        else:
-            invalid.append(
-                InvalidToolCall(
-                    type="invalid_tool_call",
-                    id=call["id"],
-                    name=call["name"],
-                    args=args,
-                    error=error,
-                )
+            continue
+        invalid.append(
+            InvalidToolCall(
+                type="invalid_tool_call",
+                id=call["id"],
+                name=call["name"],
+                args=raw_args[key],
+                error=error,
             )
-    if len(kept) == len(message.tool_calls):
-        return message
-    return message.model_copy(update={"tool_calls": kept, "invalid_tool_calls": invalid})
+        )
+    for bad in message.invalid_tool_calls:
+        if not bad.get("error"):
+            reason = arguments_error(bad.get("args")) or f"{NOT_AN_OBJECT}."
+            bad = InvalidToolCall(**{**bad, "error": reason})
+        invalid.append(bad)
+    return message.model_copy(
+        update={"tool_calls": kept, "invalid_tool_calls": invalid, "additional_kwargs": kwargs}
+    )

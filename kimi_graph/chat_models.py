@@ -463,6 +463,8 @@ class ChatKimi(BaseChatOpenAI):
                 message.additional_kwargs["reasoning_content"] = reasoning
             if delta.get("reasoning_details"):
                 message.additional_kwargs["reasoning_details"] = delta["reasoning_details"]
+            if pieces := _responses.raw_argument_pieces(delta.get("tool_calls")):
+                message.additional_kwargs[_responses.RAW_ARGS_KEY] = pieces
             # Moonshot puts usage on the last choice instead of a trailing chunk.
             usage = choices[0].get("usage")
             if usage and message.usage_metadata is None:
@@ -792,6 +794,12 @@ class _ChunkSplitter:
         if piece.reasoning:
             kwargs["reasoning_content"] = piece.reasoning
         tool_call_chunks = list(message.tool_call_chunks)
+        raw_pieces = [
+            {"index": self._raw_calls + i, "id": call.id, "function": {"arguments": call.arguments}}
+            for i, call in enumerate(piece.tool_calls)
+        ]
+        if raw_pieces:
+            kwargs[_responses.RAW_ARGS_KEY] = _responses.raw_argument_pieces(raw_pieces)
         for call in piece.tool_calls:
             tool_call_chunks.append(
                 {
