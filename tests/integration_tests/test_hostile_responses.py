@@ -207,3 +207,21 @@ def test_cli_output_hides_url_credentials(
     assert f"***@127.0.0.1:{port}" in text
     for secret in ("hunter2-pw", "carol", "sk-secret-key-123"):
         assert secret not in text
+
+
+@pytest.mark.parametrize("run", ["stream", "astream"])
+async def test_read_timeout_is_per_chunk_so_flowing_streams_are_not_cut(run: str) -> None:
+    from kimi_graph.emulator import Emulator, EmulatorConfig
+
+    # 0.15 s between chunks, ~20 chunks: the whole stream lasts far longer than the
+    # 0.6 s read timeout, which bounds only the silence between two chunks.
+    with Emulator(EmulatorConfig(token_delay=0.15, chunk_words=1)) as emu:
+        llm = ChatKimi(base_url=emu.base_url("vllm"), api_key="k", max_retries=0, timeout=0.6)
+        prompt = "[[answer " + " ".join(f"w{i}" for i in range(20)) + "]]"
+        if run == "stream":
+            chunks = list(llm.stream(prompt, thinking=False))
+        else:
+            chunks = [c async for c in llm.astream(prompt, thinking=False)]
+        text = "".join(c.text for c in chunks)
+        assert text.split() == [f"w{i}" for i in range(20)]
+        assert len([r for r in emu.requests if r.status == 200]) == 1
