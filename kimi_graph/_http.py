@@ -1,42 +1,157 @@
-"""Async HTTP pools shared per event loop.
+"""HTTP pools of ChatKimi: one async pool per event loop, released with the loop.
 
 An httpx pool belongs to the event loop that opened its connections. langchain-openai
 keeps one process-wide pool, so a second `asyncio.run(...)` (or a test framework's
 fresh loop) fails with "Event loop is closed". A pool per model instance would fix
 that but leaves pools to the garbage collector, whose finalizers close sockets without
 unregistering them from the loop: a new socket that reuses the number can then lose
-its reader. So ChatKimi models share one pool per (loop, endpoint settings), kept for
-as long as the loop is open.
+its reader. So ChatKimi models share one pool per (loop, endpoint settings).
+
+A loop's pools are closed while the loop still runs its shutdown: each loop gets one
+parked async generator, and `asyncio.run` (like any runner calling
+`loop.shutdown_asyncgens()`) closes it, which closes the pools. A loop closed without
+that shutdown has its pools dropped at the next lookup (left to the garbage collector).
+Loops are held weakly, so nothing here keeps a finished loop alive.
+
+The sync client is shared per endpoint settings for the whole process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
+from collections.abc import AsyncGenerator
 from typing import Any
 
-from langchain_openai.chat_models._client_utils import (
-    _build_async_httpx_client,
-    _resolve_socket_options,
+from langchain_openai.chat_models._client_utils import _resolve_socket_options
+
+from kimi_graph._limited_client import (
+    RateLimitedAsyncClient,
+    RateLimitedClient,
+    build_async_client,
+    build_sync_client,
 )
+from kimi_graph._ratelimit import RateLimitSettings
+
+
+class _LoopPools:
+    """The pools of one event loop and the generator that closes them at shutdown."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = weakref.ref(loop)
+        self.pools: dict[tuple[Any, ...], RateLimitedAsyncClient] = {}
+        self.keeper: AsyncGenerator[None, None] | None = None
+
+    async def close(self) -> None:
+        pools, self.pools = list(self.pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
+
+    def drop(self) -> None:
+        """Forget the pools of a loop already closed (nothing can be awaited there)."""
+        self.pools = {}
+
+
+async def _keeper(entry: _LoopPools) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        await entry.close()
+
 
 _lock = threading.Lock()
-_pools: dict[int, tuple[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Any]]] = {}
+_loops: dict[int, _LoopPools] = {}
+_sync_clients: dict[tuple[Any, ...], RateLimitedClient] = {}
+_park_tasks: set[asyncio.Task[None]] = set()
 
 
-def pool_for_running_loop(base_url: str | None, timeout: Any, socket_options: Any) -> Any:
-    """Return the shared async HTTP pool of the running loop for these settings."""
+def _entry_for(loop: asyncio.AbstractEventLoop) -> tuple[_LoopPools, bool]:
+    """Under the lock: the loop's entry, and whether it is new."""
+    for loop_id, other in list(_loops.items()):
+        alive = other.loop()
+        if alive is None or alive.is_closed():
+            del _loops[loop_id]
+            other.drop()
+    entry = _loops.get(id(loop))
+    if entry is not None and entry.loop() is loop:
+        return entry, False
+    entry = _loops[id(loop)] = _LoopPools(loop)
+    return entry, True
+
+
+async def _park(entry: _LoopPools) -> None:
+    """Start the loop's keeper generator so the loop's shutdown closes it."""
+    keeper = _keeper(entry)
+    await keeper.__anext__()
+    entry.keeper = keeper
+
+
+def pool_for_running_loop(
+    base_url: str | None,
+    timeout: Any,
+    socket_options: Any,
+    *,
+    endpoint: str | None = None,
+    rate_limit: RateLimitSettings | None = None,
+) -> Any:
+    """Return the shared async HTTP pool of the running loop for these settings.
+
+    Args:
+        base_url: The API base URL.
+        timeout: The request timeout.
+        socket_options: langchain-openai's `http_socket_options`.
+        endpoint: The base URL without credentials (the rate limiter's key).
+        rate_limit: The rate-limit settings (None: the defaults).
+    """
     loop = asyncio.get_running_loop()
     options = _resolve_socket_options(socket_options)
-    key = (base_url, repr(timeout), options)
+    settings = rate_limit or RateLimitSettings()
+    key = (base_url, endpoint, repr(timeout), options, settings)
     with _lock:
-        for loop_id, (other, _) in list(_pools.items()):
-            if other.is_closed():
-                del _pools[loop_id]  # its sockets are gone with the loop's selector
-        entry = _pools.get(id(loop))
-        if entry is None or entry[0] is not loop:
-            entry = _pools[id(loop)] = (loop, {})
-        pool = entry[1].get(key)
+        entry, new = _entry_for(loop)
+        pool = entry.pools.get(key)
         if pool is None or pool.is_closed:
-            pool = entry[1][key] = _build_async_httpx_client(base_url, timeout, options)
-        return pool
+            pool = entry.pools[key] = build_async_client(
+                base_url, endpoint or base_url or "", timeout, options, settings
+            )
+    if new:
+        # Parked by a task of this loop: runs the generator up to its `yield` now.
+        task = loop.create_task(_park(entry))
+        _park_tasks.add(task)
+        task.add_done_callback(_park_tasks.discard)
+    return pool
+
+
+def open_pools() -> int:
+    """How many async pools are open, over all live loops (for tests and reports)."""
+    with _lock:
+        return sum(len(e.pools) for e in _loops.values())
+
+
+def sync_client(
+    base_url: str | None,
+    timeout: Any,
+    socket_options: Any,
+    *,
+    endpoint: str,
+    rate_limit: RateLimitSettings,
+) -> RateLimitedClient:
+    """Return the process-wide sync client for these settings.
+
+    Args:
+        base_url: The API base URL.
+        timeout: The request timeout.
+        socket_options: langchain-openai's `http_socket_options`.
+        endpoint: The base URL without credentials (the rate limiter's key).
+        rate_limit: The rate-limit settings.
+    """
+    options = _resolve_socket_options(socket_options)
+    key = (base_url, endpoint, repr(timeout), options, rate_limit)
+    with _lock:
+        client = _sync_clients.get(key)
+        if client is None or client.is_closed:
+            client = _sync_clients[key] = build_sync_client(
+                base_url, endpoint, timeout, options, rate_limit
+            )
+        return client

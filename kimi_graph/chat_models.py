@@ -17,7 +17,13 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import (
+    Runnable,
+    RunnableConfig,
+    RunnableLambda,
+    RunnableMap,
+    RunnablePassthrough,
+)
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.json import parse_json_markdown
 from langchain_openai.chat_models.base import (
@@ -28,11 +34,20 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic.v1 import BaseModel as BaseModelV1
 from typing_extensions import Self
 
-from kimi_graph._config import check_base_url, is_moonshot_host, redact_url
+from kimi_graph import _responses
 from kimi_graph._context_limit import check_context
-from kimi_graph._http import pool_for_running_loop
+from kimi_graph._endpoint import (
+    DEFAULT_TIMEOUT,
+    aendpoint_errors,
+    endpoint_errors,
+    require_messages,
+    url_secrets,
+)
+from kimi_graph._http import pool_for_running_loop, sync_client
 from kimi_graph._platform import PlatformOptions, apply_platform_fields, moonshot_thinking_fields
+from kimi_graph._ratelimit import RateLimitSettings
 from kimi_graph._thinking_conflicts import ConflictPolicy, thinking_for_call
+from kimi_graph._urls import check_base_url, is_moonshot_host, redact_url
 from kimi_graph._usage import usage_metadata
 from kimi_graph.backends import (
     MOONSHOT_TEMPERATURE_INSTANT,
@@ -171,6 +186,18 @@ class ChatKimi(BaseChatOpenAI):
     (Preserved Thinking). Refused for models that do not read it."""
     prompt_cache_key: str | None = None
     """Sent as `prompt_cache_key` (groups requests for Moonshot's prefix cache)."""
+    max_concurrent_requests: int | None = Field(default=None, ge=1)
+    """Most requests in flight to this endpoint (base URL + key) from this process,
+    shared by every ChatKimi on it; None = no fixed ceiling (the window still adapts
+    to the server's 429s)."""
+    rate_limit_backoff: bool = True
+    """On 429, back off together with every other request to the endpoint: shrink the
+    shared window, wait the server's `Retry-After`, queue and retry (no 429 counts
+    against `max_retries`). False passes 429s straight to the OpenAI SDK's retries."""
+    rate_limit_max_wait: float = Field(default=300.0, gt=0)
+    """Seconds one request may spend waiting out 429s before the 429 is raised."""
+    rate_limit_max_delay: float = Field(default=30.0, gt=0)
+    """Cap on one wait after a 429 (a server's `Retry-After` or the doubling backoff)."""
 
     # Validation errors never echo the input: it holds the API key and URL credentials.
     model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
@@ -185,6 +212,8 @@ class ChatKimi(BaseChatOpenAI):
         """Fill base URL and key from Kimi's environment, never from OpenAI's."""
         if not isinstance(values, dict):
             return values
+        if "timeout" not in values and "request_timeout" not in values:
+            values["timeout"] = DEFAULT_TIMEOUT
         base_url = values.get("base_url") or values.get("openai_api_base")
         source = "base_url"
         if not base_url:
@@ -209,7 +238,32 @@ class ChatKimi(BaseChatOpenAI):
     @model_validator(mode="after")
     def _resolve_kimi_backend(self) -> Self:
         self._backend = resolve_backend(self.backend, self.openai_api_base)
+        if self.http_client is None and self.root_client is not None:
+            # Every sync request goes through the endpoint's shared rate limiter.
+            client = sync_client(
+                self.openai_api_base,
+                self.request_timeout,
+                self.http_socket_options,
+                endpoint=self.endpoint,
+                rate_limit=self.rate_limit_settings,
+            )
+            self.root_client = self.root_client.copy(http_client=client)
+            self.client = self.root_client.chat.completions
         return self
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL with any `user:password@` removed (safe to show)."""
+        return redact_url(self.openai_api_base or DEFAULT_BASE_URL)
+
+    @property
+    def rate_limit_settings(self) -> RateLimitSettings:
+        """How requests of this model share the endpoint's rate limit."""
+        return RateLimitSettings(
+            max_concurrent=self.max_concurrent_requests,
+            max_wait=self.rate_limit_max_wait if self.rate_limit_backoff else 0.0,
+            max_delay=self.rate_limit_max_delay,
+        )
 
     @property
     def _llm_type(self) -> str:
@@ -282,6 +336,7 @@ class ChatKimi(BaseChatOpenAI):
         kwargs.pop("thinking", None)
         structured_tool = kwargs.pop(_STRUCTURED_TOOL_KWARG, None)
         messages = self._convert_input(input_).to_messages()
+        require_messages(messages, self.endpoint)
         payload = super()._get_request_payload(messages, stop=stop, **kwargs)
         spec = model_spec(self.model_name)
         switchable = spec.thinking == "switch"
@@ -426,8 +481,13 @@ class ChatKimi(BaseChatOpenAI):
         response: dict | openai.BaseModel,
         generation_info: dict | None = None,
     ) -> ChatResult:
-        result = super()._create_chat_result(response, generation_info)
-        choices = _as_dict(response).get("choices") or []
+        data = _as_dict(response) if not isinstance(response, str) else response
+        invalid_calls = _responses.check_completion(data, self.endpoint)
+        result = super()._create_chat_result(data, generation_info)
+        for generation, invalid in zip(result.generations, invalid_calls, strict=False):
+            if invalid and isinstance(generation.message, AIMessage):
+                generation.message.invalid_tool_calls.extend(invalid)
+        choices = data.get("choices") or []
         for generation, choice in zip(result.generations, choices, strict=False):
             fields = choice.get("message") or {}
             message = generation.message
@@ -463,6 +523,8 @@ class ChatKimi(BaseChatOpenAI):
                 message.additional_kwargs["reasoning_content"] = reasoning
             if delta.get("reasoning_details"):
                 message.additional_kwargs["reasoning_details"] = delta["reasoning_details"]
+            if pieces := _responses.raw_argument_pieces(delta.get("tool_calls")):
+                message.additional_kwargs[_responses.RAW_ARGS_KEY] = pieces
             # Moonshot puts usage on the last choice instead of a trailing chunk.
             usage = choices[0].get("usage")
             if usage and message.usage_metadata is None:
@@ -483,7 +545,11 @@ class ChatKimi(BaseChatOpenAI):
         if self._async_loop is not None and self._async_loop() is loop:
             return
         pool = pool_for_running_loop(
-            self.openai_api_base, self.request_timeout, self.http_socket_options
+            self.openai_api_base,
+            self.request_timeout,
+            self.http_socket_options,
+            endpoint=self.endpoint,
+            rate_limit=self.rate_limit_settings,
         )
         self.root_async_client = self.root_async_client.copy(http_client=pool)
         self.async_client = self.root_async_client.chat.completions
@@ -517,7 +583,8 @@ class ChatKimi(BaseChatOpenAI):
         **kwargs: Any,
     ) -> ChatResult:
         thinking = self._call_thinking(kwargs)
-        result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        with endpoint_errors(self.endpoint, self._url_secrets()):
+            result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
         return self._finish_result(result, thinking)
 
     async def _agenerate(
@@ -529,7 +596,10 @@ class ChatKimi(BaseChatOpenAI):
     ) -> ChatResult:
         thinking = self._call_thinking(kwargs)
         self._async_client_for_this_loop()
-        result = await super()._agenerate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        async with aendpoint_errors(self.endpoint, self._url_secrets()):
+            result = await super()._agenerate(
+                messages, stop=stop, run_manager=run_manager, **kwargs
+            )
         return self._finish_result(result, thinking)
 
     def _stream(
@@ -541,11 +611,12 @@ class ChatKimi(BaseChatOpenAI):
     ) -> Iterator[ChatGenerationChunk]:
         splitter = _ChunkSplitter(thinking=self._call_thinking(kwargs))
         self._stream_usage_option(kwargs)
-        for chunk in super()._stream(messages, stop=stop, run_manager=None, **kwargs):
-            for out in splitter.push(chunk):
-                if run_manager:
-                    run_manager.on_llm_new_token(out.text, chunk=out)
-                yield out
+        with endpoint_errors(self.endpoint, self._url_secrets()):
+            for chunk in super()._stream(messages, stop=stop, run_manager=None, **kwargs):
+                for out in splitter.push(chunk):
+                    if run_manager:
+                        run_manager.on_llm_new_token(out.text, chunk=out)
+                    yield out
         for out in splitter.close():
             if run_manager:
                 run_manager.on_llm_new_token(out.text, chunk=out)
@@ -561,15 +632,55 @@ class ChatKimi(BaseChatOpenAI):
         splitter = _ChunkSplitter(thinking=self._call_thinking(kwargs))
         self._stream_usage_option(kwargs)
         self._async_client_for_this_loop()
-        async for chunk in super()._astream(messages, stop=stop, run_manager=None, **kwargs):
-            for out in splitter.push(chunk):
-                if run_manager:
-                    await run_manager.on_llm_new_token(out.text, chunk=out)
-                yield out
+        async with aendpoint_errors(self.endpoint, self._url_secrets()):
+            async for chunk in super()._astream(messages, stop=stop, run_manager=None, **kwargs):
+                for out in splitter.push(chunk):
+                    if run_manager:
+                        await run_manager.on_llm_new_token(out.text, chunk=out)
+                    yield out
         for out in splitter.close():
             if run_manager:
                 await run_manager.on_llm_new_token(out.text, chunk=out)
             yield out
+
+    def _url_secrets(self) -> tuple[str, ...]:
+        return url_secrets(self.openai_api_base)
+
+    def invoke(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        """Answer `input`; streamed or not, tool calls follow the same rules.
+
+        See `BaseChatModel.invoke`. Tool calls whose arguments are not a JSON object
+        are `invalid_tool_calls` whether the answer was streamed (e.g. under LangGraph's
+        `stream_mode="messages"`) or not.
+        """
+        message = super().invoke(input, config, stop=stop, **kwargs)
+        return self._strict_tool_calls(message)
+
+    async def ainvoke(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        """Async `invoke`; the same tool-call rules."""
+        message = await super().ainvoke(input, config, stop=stop, **kwargs)
+        return self._strict_tool_calls(message)
+
+    def _strict_tool_calls(self, message: AIMessage) -> AIMessage:
+        message = _responses.strict_tool_calls(message)
+        calls = [*message.tool_calls, *message.invalid_tool_calls]
+        if calls:
+            _responses.check_tool_call_ids(list(calls), self.endpoint, "the answer")
+        return message
 
     # ------------------------------------------------------------------ tools, schemas
 
@@ -745,6 +856,12 @@ class _ChunkSplitter:
         if piece.reasoning:
             kwargs["reasoning_content"] = piece.reasoning
         tool_call_chunks = list(message.tool_call_chunks)
+        raw_pieces = [
+            {"index": self._raw_calls + i, "id": call.id, "function": {"arguments": call.arguments}}
+            for i, call in enumerate(piece.tool_calls)
+        ]
+        if raw_pieces:
+            kwargs[_responses.RAW_ARGS_KEY] = _responses.raw_argument_pieces(raw_pieces)
         for call in piece.tool_calls:
             tool_call_chunks.append(
                 {

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.tools import tool
 
+from kimi_graph._urls import redact_url
 from kimi_graph._version import __version__
 from kimi_graph.arithmetic import evaluate
 from kimi_graph.chat_models import ChatKimi
@@ -190,7 +191,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             where = f"the bundled K2.5 emulator ({emu.base_url('moonshot')}, Moonshot dialect)"
         else:
             model = model_from_env()
-            where = f"{base_url} (KIMI_BASE_URL)"
+            where = f"{redact_url(base_url)} (KIMI_BASE_URL)"
         intro = StreamRenderer(sys.stdout, color=renderer_color)
         intro.line(f"kimi-graph {__version__} demo: Kimi K2.5's four modes as LangGraph graphs")
         intro.note(f"model endpoint: {where}")
@@ -339,14 +340,14 @@ def describe_error(err: BaseException) -> str:
         if isinstance(body, dict):
             inner = body.get("error") if isinstance(body.get("error"), dict) else body
             detail = inner.get("message")
-        url = err.request.url if err.request is not None else "the server"
+        url = redact_url(err.request.url) if err.request is not None else "the server"
         return f"{url} answered HTTP {err.status_code}: {detail or err.message}"
     if isinstance(err, openai.APITimeoutError):
-        return f"the request to {err.request.url} timed out"
+        return f"the request to {redact_url(err.request.url)} timed out"
     if isinstance(err, openai.APIConnectionError):
         reason = f" ({root_cause(err)})" if err.__cause__ or err.__context__ else ""
         return (
-            f"cannot reach {err.request.url}{reason}. Is the server running? "
+            f"cannot reach {redact_url(err.request.url)}{reason}. Is the server running? "
             "Check KIMI_BASE_URL, or use --emulator."
         )
     if isinstance(err, (CLIError, ConfigError)):

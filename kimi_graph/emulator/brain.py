@@ -325,6 +325,8 @@ def decide(body: dict, thinking: bool, d: Directives) -> Turn:
         text = json.dumps(args, ensure_ascii=False)
         if d.malformed:
             text = text[:-2] if len(text) > 2 else '{"'
+        elif d.bad_args is not None:
+            text = d.bad_args
         calls.append(ToolCall(f"functions.{name}:{prior + i}", name, text))
     turn = Turn(tool_calls=calls)
     if thinking:

@@ -41,6 +41,10 @@ class EmulatorConfig:
         error_rate: Probability in ``[0, 1]`` that a request fails with a random 429 or 500.
         seed: Seed of the random generator behind ``error_rate``.
         backlog: Listen backlog of the server socket (bursts of connections).
+        max_in_flight: Serve at most this many chat completions at once and answer
+            429 + ``Retry-After`` beyond, as Moonshot's per-account concurrency limit
+            does (``0``: no limit).
+        retry_after: Seconds the 429 of ``max_in_flight`` asks the client to wait.
     """
 
     host: str = "127.0.0.1"
@@ -52,6 +56,8 @@ class EmulatorConfig:
     error_rate: float = 0.0
     seed: int = 0
     backlog: int = 2048
+    max_in_flight: int = 0
+    retry_after: float = 1.0
 
     def __post_init__(self) -> None:
         if self.default_dialect not in DIALECTS:
@@ -62,6 +68,8 @@ class EmulatorConfig:
             raise ValueError("chunk_words must be >= 1")
         if not 0.0 <= self.error_rate <= 1.0:
             raise ValueError("error_rate must be within [0, 1]")
+        if self.max_in_flight < 0 or self.retry_after < 0:
+            raise ValueError("max_in_flight and retry_after must be >= 0")
 
 
 @dataclass

@@ -12,10 +12,11 @@ _GENERIC = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
 _FAULT = re.compile(
     r"fault\s+(?:(?P<status>\d{3})(?:\s+x(?P<times>\d+)|\s+after\s+(?P<after>\d+))?"
     r"|hang\s+(?P<hang>\d+(?:\.\d+)?)(?:\s+x(?P<hang_times>\d+))?"
-    r"|(?P<word>cut|malformed))\s*$",
+    r"|(?P<word>cut|malformed|args-list|args-string|args-number))\s*$",
     re.IGNORECASE,
 )
 _DECODER = json.JSONDecoder()
+_BAD_ARGS = {"args-list": "[1, 2]", "args-string": '"str"', "args-number": "123"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class Directives:
         hang_times: Only hang on the first N requests of the conversation (``None``: always).
         cut: Drop the connection mid-answer.
         malformed: Emit tool-call arguments that are not valid JSON.
+        bad_args: Emit this valid JSON that is not an object as every call's arguments
+            (``[[fault args-list]]``, ``args-string``, ``args-number``).
         latency: Extra seconds before the first byte.
         text: The message with every directive removed.
     """
@@ -60,6 +63,7 @@ class Directives:
     hang_times: int | None = None
     cut: bool = False
     malformed: bool = False
+    bad_args: str | None = None
     latency: float = 0.0
     text: str = ""
 
@@ -123,6 +127,8 @@ def _apply_generic(d: Directives, body: str) -> None:
             d.hang_times = int(m.group("hang_times")) if m.group("hang_times") else None
         elif m.group("word").lower() == "cut":
             d.cut = True
+        elif m.group("word").lower() in _BAD_ARGS:
+            d.bad_args = _BAD_ARGS[m.group("word").lower()]
         else:
             d.malformed = True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import threading
 
@@ -47,6 +48,26 @@ def fault_error(status: int) -> ApiError:
     message, kind = _MESSAGES.get(status, (f"emulated error {status}", "server_error"))
     headers = {"retry-after": "0"} if status == 429 else {}
     return ApiError(status, message, kind, headers)
+
+
+def concurrency_error(limit: int, retry_after: float) -> ApiError:
+    """Moonshot's 429 for a request beyond the account's concurrency limit.
+
+    Args:
+        limit: The number of requests served at once.
+        retry_after: Seconds the client is asked to wait.
+
+    Returns:
+        The error, with ``retry-after`` (whole seconds, rounded up) and
+        ``retry-after-ms`` headers.
+    """
+    seconds = math.ceil(retry_after)
+    message = (
+        f"Your account reached organization max concurrency: {limit}, "
+        f"please try again after {seconds} seconds"
+    )
+    headers = {"retry-after": str(seconds), "retry-after-ms": str(round(retry_after * 1000))}
+    return ApiError(429, message, "rate_limit_reached_error", headers)
 
 
 class FaultInjector:

@@ -17,7 +17,7 @@ from kimi_graph.emulator.brain import decide, last_user_index, message_text
 from kimi_graph.emulator.config import DIALECTS, EmulatorConfig, RequestRecord
 from kimi_graph.emulator.dialects import DIALECT_BY_NAME, Dialect
 from kimi_graph.emulator.directives import Directives, parse_directives
-from kimi_graph.emulator.faults import FaultInjector, conversation_key
+from kimi_graph.emulator.faults import FaultInjector, concurrency_error, conversation_key
 from kimi_graph.emulator.render import completion_body, finalize, prompt_segments, stream_chunks
 from kimi_graph.emulator.validation import ApiError, validate_body, validate_moonshot
 
@@ -39,6 +39,10 @@ class State:
         self.prefix_cache = platform.PrefixCache()
         self._records: list[RequestRecord] = []
         self._lock = threading.Lock()
+        self.in_flight = 0
+        """Chat completions being answered (touched on the server's loop only)."""
+        self.rejected = 0
+        """429s answered by the ``max_in_flight`` limit."""
 
     def update(self, **changes: Any) -> EmulatorConfig:
         """Replace configuration fields.
@@ -135,6 +139,27 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     dialect = DIALECT_BY_NAME[name]
     record = RequestRecord(dialect=name, path=request.path, body={}, started=time.monotonic())
     state.add(record)
+    if cfg.max_in_flight and state.in_flight >= cfg.max_in_flight:
+        state.rejected += 1
+        record.status = 429
+        record.finished = time.monotonic()
+        return _error_response(dialect, concurrency_error(cfg.max_in_flight, cfg.retry_after))
+    state.in_flight += 1
+    try:
+        return await _answer(request, state, cfg, dialect, record)
+    finally:
+        state.in_flight -= 1
+
+
+async def _answer(
+    request: web.Request,
+    state: State,
+    cfg: EmulatorConfig,
+    dialect: Dialect,
+    record: RequestRecord,
+) -> web.StreamResponse:
+    """Answer one admitted chat completion request."""
+    name = dialect.name
     d = Directives()
     try:
         try:

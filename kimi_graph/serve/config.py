@@ -42,7 +42,9 @@ class ServeConfig:
         max_body_bytes: Largest request body accepted (413 above).
         timeout: Seconds a request may run (504 after).
         checkpoint: A SQLite path or a `postgres://` URL for durable threads; None = none.
-        max_retries: Retries of each upstream call (429 and 5xx).
+        max_retries: Retries of each upstream call (5xx; 429s are waited out, below).
+        rate_limit_max_wait: Seconds one upstream call may wait out 429s (shared
+            back-off across the server's requests) before the 429 is passed on.
         max_subagents: Sub-agents per swarm request.
         max_concurrency: Sub-agents running at once per swarm request.
     """
@@ -59,6 +61,7 @@ class ServeConfig:
     timeout: float = DEFAULT_TIMEOUT
     checkpoint: str | None = None
     max_retries: int = 2
+    rate_limit_max_wait: float = 30.0
     max_subagents: int = 100
     max_concurrency: int = 100
     extra: dict[str, Any] = field(default_factory=dict)

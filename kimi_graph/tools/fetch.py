@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal
@@ -80,6 +81,28 @@ class FetchURLInput(BaseModel):
     )
 
 
+class _Watchdog:
+    """Close an httpx client from a timer thread once its deadline passes."""
+
+    def __init__(self, seconds: float, client: httpx.Client) -> None:
+        self.fired = False
+        self._client = client
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def _fire(self) -> None:
+        self.fired = True
+        with contextlib.suppress(Exception):
+            self._client.close()
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
 class FetchURLTool(BaseTool):
     """Fetch a web page and return it as readable text.
 
@@ -131,8 +154,13 @@ class FetchURLTool(BaseTool):
     def _run(self, url: str, run_manager: CallbackManagerForToolRun | None = None) -> str:
         deadline = time.monotonic() + self.timeout
         current = _parse_url(url, original=url)
+        # httpx's read timeout restarts with every byte, so a server trickling its
+        # headers or body holds a blocking read far past `timeout`; the watchdog closes
+        # the client's sockets at the deadline, which ends any read in progress.
+        client = httpx.Client(trust_env=False, follow_redirects=False)
+        watchdog = _Watchdog(self.timeout, client)
         try:
-            with httpx.Client(trust_env=False, follow_redirects=False) as client:
+            with watchdog, client:
                 for _hop in range(self.max_redirects + 1):
                     addresses = self._check(current, _resolve(current), url if _hop else None)
                     response = self._send(client, current, addresses, deadline)
@@ -150,8 +178,14 @@ class FetchURLTool(BaseTool):
                     return self._render(current, response, kind, body, clipped)
         except httpx.TimeoutException as e:
             raise self._timeout_error(url) from e
-        except httpx.HTTPError as e:
+        except (httpx.HTTPError, RuntimeError) as e:
+            if watchdog.fired:
+                raise self._timeout_error(url) from e
+            if isinstance(e, RuntimeError):
+                raise
             raise self._http_error(url, e) from e
+        if watchdog.fired:
+            raise self._timeout_error(url)
         raise self._too_many_redirects(url)
 
     async def _arun(

@@ -21,6 +21,7 @@ UPSTREAM_KEY = "sk-upstream-secret-4242"
 def served(emulator: Emulator, dialect: str = "moonshot", **options: Any) -> Iterator[ServerThread]:
     """A kimi-graph server on 127.0.0.1 (free port) over `emulator` in `dialect`."""
     options.setdefault("max_retries", 0)
+    options.setdefault("rate_limit_max_wait", 0.5)  # pass an upstream 429 on quickly
     config = ServeConfig(
         base_url=emulator.base_url(dialect),
         backend=BACKEND_OF_DIALECT[dialect],

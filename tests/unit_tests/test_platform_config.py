@@ -6,8 +6,8 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from kimi_graph import ChatKimi
-from kimi_graph._config import redact_url
 from kimi_graph._context_limit import prompt_token_floor
+from kimi_graph._urls import redact_url
 from kimi_graph._usage import usage_metadata
 from kimi_graph.models import model_spec
 from kimi_graph.modes._context import clear_old_tool_results, cleared_note, keep_latest_tool_results
@@ -63,7 +63,7 @@ def test_url_credentials_never_appear_in_errors() -> None:
         ChatKimi(base_url="user:s3cret@myhost:8000/v1?token=abc", api_key="sk-live-key")
     shown = str(info.value)
     assert "s3cret" not in shown and "abc" not in shown and "sk-live-key" not in shown
-    assert redact_url("https://u:p@h.example/v1?k=1#f") == "https://h.example/v1"
+    assert redact_url("https://u:p@h.example/v1?k=1#f") == "https://***@h.example/v1"
     with pytest.raises(ValueError, match="http:// or https://") as info:
         ChatKimi(base_url="ftp://u:pw@host/v1", api_key="k")
     assert "pw" not in str(info.value)

@@ -14,6 +14,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Send
 
 from kimi_graph import prompts
+from kimi_graph._urls import redact_url
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, find_kimi
 from kimi_graph.modes.agent import DEFAULT_MAX_STEPS, DEFAULT_TOOL_TIMEOUT, create_agent_graph
@@ -147,7 +148,7 @@ def dispatch(state: dict[str, Any]) -> list[Send] | str:
 def _label(model: Any) -> str:
     kimi = find_kimi(model)
     if kimi is not None and kimi.openai_api_base:
-        return str(kimi.openai_api_base)
+        return redact_url(kimi.openai_api_base)
     return str(getattr(model, "name", None) or type(model).__name__)
 
 

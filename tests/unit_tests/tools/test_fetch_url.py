@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from typing import Any
 
@@ -371,3 +372,38 @@ async def test_async_pinned(server: LocalServer, monkeypatch: pytest.MonkeyPatch
     )
     assert out.endswith("pinned")
     assert server.requests[0].headers["host"] == f"pinned.test:{server.port}"
+
+
+def test_sync_deadline_holds_against_a_server_trickling_headers() -> None:
+    """A header line every 50 ms resets httpx's read timeout; the deadline still holds."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    sent: list[int] = []
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        conn.recv(4096)
+        lines = 0
+        try:
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            for _ in range(400):  # 20 s if nobody stops it
+                conn.sendall(b"X-Slow: 1\r\n")
+                lines += 1
+                time.sleep(0.05)
+        except OSError:
+            pass  # the client hung up at its deadline
+        finally:
+            sent.append(lines)
+            conn.close()
+
+    server = threading.Thread(target=trickle, daemon=True)
+    server.start()
+    try:
+        port = listener.getsockname()[1]
+        out = local(timeout=0.5).invoke({"url": f"http://127.0.0.1:{port}/"})
+        server.join(30)
+    finally:
+        listener.close()
+    assert out.startswith("Error: fetch_url timed out after 0.5s")
+    assert sent and sent[0] < 400  # the client left long before the server was done

@@ -7,7 +7,8 @@ call. A URL is shown without its credentials (`user:pass@`) and query string.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 #: Domains of Moonshot's platform (API and console hosts, both regions, both brands).
 MOONSHOT_DOMAINS = ("moonshot.ai", "moonshot.cn", "kimi.ai", "kimi.com")
@@ -15,16 +16,31 @@ MOONSHOT_DOMAINS = ("moonshot.ai", "moonshot.cn", "kimi.ai", "kimi.com")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def redact_url(url: str) -> str:
-    """Return `url` without userinfo, query or fragment (safe for messages and logs)."""
-    text = url.strip()
-    head, sep, rest = text.partition("://")
-    if not sep:
-        head, rest = "", text
-    authority, slash, path = rest.partition("/")
-    authority = authority.rsplit("@", 1)[-1]
-    path = re.split(r"[?#]", path, maxsplit=1)[0]
-    return f"{head}{sep}{authority}{slash}{path}"
+def redact_url(url: Any) -> str:
+    """Return `url` without user name, password, query or fragment (safe to show).
+
+    Args:
+        url: A URL (str or httpx URL); None gives "".
+
+    Returns:
+        The URL with `user:pass@` replaced by `***@` and any `?query`/`#fragment` cut.
+    """
+    if url is None:
+        return ""
+    text = re.split(r"[?#]", str(url).strip(), maxsplit=1)[0]
+    if "://" not in text:  # no scheme: the authority runs to the first "/"
+        authority, slash, path = text.partition("/")
+        if "@" in authority:
+            authority = "***@" + authority.rsplit("@", 1)[1]
+        return f"{authority}{slash}{path}"
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def check_base_url(url: str, source: str) -> None:
