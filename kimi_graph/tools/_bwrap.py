@@ -13,9 +13,9 @@ sandbox out of Linux namespaces; this module only decides what goes into it:
 - a mount view of its own: ``/usr`` and the interpreter's install prefixes
   read-only, the host's top-level ``/bin``, ``/lib``... links, a fresh ``/proc`` and
   minimal ``/dev``, and a size-limited private ``tmpfs`` at ``/tmp`` that is its
-  working directory and ``HOME``. Nothing else of the host: no ``/etc``, ``/home``,
-  ``/root``, ``/run``, ``/var``, no project directory (so no ``.env``), no host
-  UNIX sockets;
+  working directory and ``HOME``; the rest of the tree is read-only. Nothing else
+  of the host: no ``/etc``, ``/home``, ``/root``, ``/run``, ``/var``, no project
+  directory (so no ``.env``), no host UNIX sockets;
 - ``--die-with-parent`` and ``--new-session`` (no terminal injection).
 
 On a host where this code runs as root, the sandbox's uid 65534 maps to the
@@ -162,7 +162,8 @@ def bwrap_argv(
     argv += ["--size", size, "--tmpfs", "/dev/shm"]
     argv += ["--size", size, "--perms", "1777", "--tmpfs", SANDBOX_HOME]
     argv += ["--perms", "0644", "--file", str(code_fd), f"{SANDBOX_HOME}/main.py"]
-    argv += ["--chdir", SANDBOX_HOME, "--", python, *inner]
+    # The root itself is bwrap's tmpfs: read-only, so only the size-limited /tmp is writable.
+    argv += ["--remount-ro", "/", "--chdir", SANDBOX_HOME, "--", python, *inner]
     return argv
 
 

@@ -8,9 +8,12 @@ directory. The limits below are set inside it; when the run ends or times out th
 whole sandbox dies with it, children that called ``setsid()`` included. When
 ``bwrap`` is missing or refused by the kernel, the tool refuses to run and says so.
 
-Limits are per process (`resource.setrlimit`) plus the run's process count, the
-size of its ``/tmp`` and the wall-clock kill; no cgroup is used, so memory is
-bounded by ``memory_mb`` times the process limit, not as one total.
+Limits: per process (`resource.setrlimit`: address space, CPU, file size, open
+files, processes), the size of its ``/tmp``, the wall-clock kill, and where a
+cgroup can be made (`kimi_graph.tools._cgroup`) one process and memory limit for
+the whole run (``max_processes`` + 3 tasks, ``memory_mb + tmp_mb`` MiB). Where none
+can be made the result says so: memory is then bounded per process only, and for
+the host's root the kernel does not enforce the process limit.
 
 ``isolation="rlimits"`` is an explicit opt-in to the older, weaker containment,
 and every result of such a tool says so. How one run is contained there:
@@ -72,6 +75,7 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from kimi_graph.tools._bwrap import SANDBOX_HOME, bwrap_argv, bwrap_problem, interpreter_dirs
+from kimi_graph.tools._cgroup import RunCgroup
 from kimi_graph.tools._errors import SandboxError, format_validation_error
 
 __all__ = ["PythonRunnerTool", "RunPythonInput", "make_run_python", "run_python"]
@@ -111,6 +115,7 @@ try:
 except Exception as e:
     sys.stderr.write("sandbox setup failed: %r\\n" % (e,))
     sys.exit(125)
+os.environ.pop("PWD", None)  # set by bwrap's --chdir; the program sees only the allow-list
 os.execv(sys.executable, [sys.executable, "-I", "-u", "-X", "utf8", sys.argv[2]])
 """
 
@@ -237,6 +242,12 @@ class PythonRunnerTool(BaseTool):
         except ValueError as e:
             msg = f"Error: run_python refused to run the program: {e}"
             raise SandboxError(msg) from e
+        mib = 1024 * 1024
+        cgroup = RunCgroup.create(
+            # the outer bwrap, the sandbox's init and the program, plus the extra
+            max_pids=self.max_processes + 3,
+            memory_bytes=(self.memory_mb + self.tmp_mb) * mib,
+        )
         code_fd = _code_fd(code)
         try:
             inner = ["-I", "-c", _WRAPPER, json.dumps(self._limits()), f"{SANDBOX_HOME}/main.py"]
@@ -244,13 +255,21 @@ class PythonRunnerTool(BaseTool):
                 python=python,
                 extra_dirs=dirs,
                 code_fd=code_fd,
-                tmp_bytes=self.tmp_mb * 1024 * 1024,
+                tmp_bytes=self.tmp_mb * mib,
                 inner=inner,
             )
+            if cgroup is not None:
+                argv = cgroup.launcher(argv)
             proc = self._start(argv, cwd="/", env=_minimal_env(SANDBOX_HOME), fds=(code_fd,))
-        finally:
             os.close(code_fd)
-        result = self._supervise(proc)
+            code_fd = -1
+            result = self._supervise(proc)
+        finally:
+            if code_fd >= 0:
+                os.close(code_fd)
+            if cgroup is not None:
+                cgroup.close()
+        result.whole_run_limits = cgroup is not None
         if 128 < result.returncode <= 128 + 64:  # bwrap reports a fatal signal as 128 + N
             result.returncode = 128 - result.returncode
         return result
@@ -358,6 +377,8 @@ class RunResult:
     stderr: _Capture
     timed_out: bool
     elapsed: float
+    whole_run_limits: bool | None = None
+    """Bubblewrap runs: whether a cgroup held the process and memory limits as a whole."""
 
     def notes(self, tool: PythonRunnerTool) -> list[str]:
         """Explain why the program stopped and what was clipped."""
@@ -377,6 +398,11 @@ class RunResult:
                     f"{name} clipped: kept the first and last {capture.limit // 2} of "
                     f"{capture.total} bytes"
                 )
+        if self.whole_run_limits is False:
+            notes.append(
+                "no cgroup could be made here: memory is limited per process"
+                + (", and the process limit is not enforced (host root)" if _is_root() else "")
+            )
         if tool.isolation == "rlimits":
             notes.append(
                 "weaker isolation (isolation='rlimits'): no sandbox; the program could read "
