@@ -71,6 +71,18 @@ class RunCgroup:
         procs = [str(d / "cgroup.procs") for d in self.dirs]
         return ["/bin/sh", "-c", _LAUNCHER, "sh", str(len(procs)), *procs, *argv]
 
+    def oom_kills(self) -> int:
+        """Processes of the run the kernel killed for going over the memory limit."""
+        kills = 0
+        for group in self.dirs:
+            for name in ("memory.oom_control", "memory.events"):  # cgroup v1, v2
+                with contextlib.suppress(OSError, ValueError):
+                    for line in (group / name).read_text().splitlines():
+                        key, _, value = line.partition(" ")
+                        if key == "oom_kill":
+                            kills += int(value)
+        return kills
+
     def close(self) -> None:
         """Kill whatever is left in the group, then remove it."""
         deadline = time.monotonic() + 5

@@ -264,6 +264,7 @@ class PythonRunnerTool(BaseTool):
             os.close(code_fd)
             code_fd = -1
             result = self._supervise(proc)
+            result.oom_kills = cgroup.oom_kills() if cgroup is not None else 0
         finally:
             if code_fd >= 0:
                 os.close(code_fd)
@@ -379,14 +380,21 @@ class RunResult:
     elapsed: float
     whole_run_limits: bool | None = None
     """Bubblewrap runs: whether a cgroup held the process and memory limits as a whole."""
+    oom_kills: int = 0
+    """Processes killed for going over the whole run's memory limit (cgroup)."""
 
     def notes(self, tool: PythonRunnerTool) -> list[str]:
         """Explain why the program stopped and what was clipped."""
         notes = []
         err = bytes(self.stderr.head + self.stderr.tail)
+        if self.oom_kills:
+            notes.append(
+                f"memory limit of the whole run ({tool.memory_mb + tool.tmp_mb} MiB) reached: "
+                f"the kernel killed {self.oom_kills} process(es)"
+            )
         if self.timed_out:
             notes.append(f"timed out after {tool.timeout:g}s; the process was killed")
-        elif self.returncode < 0:
+        elif self.returncode < 0 and not (self.oom_kills and self.returncode == -signal.SIGKILL):
             notes.append(_signal_note(-self.returncode, tool))
         elif self.returncode != 0 and b"MemoryError" in err:
             notes.append(f"memory limit of {tool.memory_mb} MiB reached (MemoryError)")

@@ -433,6 +433,7 @@ def test_memory_of_the_whole_run_is_bounded() -> None:
         pytest.skip("no cgroup here: memory is limited per process only (the result says so)")
     # 224 MiB for the whole run: at most two 100 MiB processes at once, not sixteen
     assert out.count("ALLOCATED") <= 2, out
+    assert "memory limit of the whole run (224 MiB) reached: the kernel killed" in out
 
 
 def test_without_a_cgroup_the_result_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
