@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from kimi_graph.tools import _bwrap as bwrap
-from kimi_graph.tools._cgroup import RunCgroup
 from kimi_graph.tools import make_run_python
+from kimi_graph.tools._cgroup import RunCgroup
 
 pytestmark = [
     pytest.mark.slow,
