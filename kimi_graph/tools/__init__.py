@@ -5,10 +5,9 @@ Every tool returns plain text for the model and reports expected failures as
 
 - `web_search`: Tavily when ``TAVILY_API_KEY`` is set, else DuckDuckGo;
   `tavily_search` and `duckduckgo_search` use one backend each.
-- `run_python`: runs a program in a bubblewrap sandbox of its own (own PID, mount,
-  network and user namespaces, a private ``/tmp``, no inherited secrets) with time,
-  memory, file-size, process and output limits; it refuses where bubblewrap is
-  missing. `make_run_python` builds one with other limits (see SECURITY.md).
+- `run_python`: runs a program in a child process with time, memory, file-size,
+  process and output limits, a temporary working directory and no inherited
+  secrets; `make_run_python` builds one with other limits.
 - `fetch_url`: reads a public http(s) URL as text with size and time limits,
   refusing private and loopback addresses; `make_fetch_url` builds one with
   another policy.
