@@ -156,11 +156,12 @@ def bwrap_argv(
         msg = "bubblewrap (bwrap) is not installed"
         raise ValueError(msg)
     argv = [exe, *_namespace_flags(), *_system_mounts()]
-    for path in extra_dirs:
-        argv += ["--ro-bind", path, path]
     size = str(tmp_bytes)
     argv += ["--size", size, "--tmpfs", "/dev/shm"]
     argv += ["--size", size, "--perms", "1777", "--tmpfs", SANDBOX_HOME]
+    # After /tmp, so that an interpreter installed under /tmp (a CI checkout) stays visible.
+    for path in extra_dirs:
+        argv += ["--ro-bind", path, path]
     argv += ["--perms", "0644", "--file", str(code_fd), f"{SANDBOX_HOME}/main.py"]
     # The root itself is bwrap's tmpfs: read-only, so only the size-limited /tmp is writable.
     argv += ["--remount-ro", "/", "--chdir", SANDBOX_HOME, "--", python, *inner]

@@ -39,8 +39,8 @@ def _peak_concurrency(records: list) -> int:
 
 @pytest.fixture(scope="module")
 def paced_emulator() -> Iterator[Emulator]:
-    """An emulator with 100 ms per response, so that sub-agents overlap."""
-    with Emulator(EmulatorConfig(latency=0.1)) as emu:
+    """An emulator with 500 ms per response, so that sub-agents overlap."""
+    with Emulator(EmulatorConfig(latency=0.5)) as emu:
         yield emu
 
 
