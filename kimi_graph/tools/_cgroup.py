@@ -25,6 +25,9 @@ from pathlib import Path
 __all__ = ["RunCgroup"]
 
 _ROOT = Path("/sys/fs/cgroup")
+_PREFIX = "kimi-run-"
+STALE_AFTER = 300.0
+"""Seconds after which an empty group of ours is a leftover (its owner was killed)."""
 # Joins every group given, then runs the rest of the command line in place.
 _LAUNCHER = (
     'n=$1; shift; while [ "$n" -gt 0 ]; do '
@@ -50,10 +53,11 @@ class RunCgroup:
         Returns:
             The group, or None if no cgroup with both limits can be made here.
         """
-        name = f"kimi-run-{uuid.uuid4().hex[:12]}"
+        name = f"{_PREFIX}{uuid.uuid4().hex[:12]}"
         made: list[Path] = []
         try:
             for parent, settings in _places(max_pids, memory_bytes):
+                _remove_leftovers(parent)
                 group = parent / name
                 group.mkdir()
                 made.append(group)
@@ -97,6 +101,17 @@ class RunCgroup:
                     if time.monotonic() > deadline:
                         break  # left for the kernel to empty; nothing else uses the name
                     time.sleep(0.02)
+
+
+def _remove_leftovers(parent: Path) -> None:
+    """Remove empty groups of earlier runs whose process died before it could."""
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for group in parent.glob(f"{_PREFIX}*"):
+            with contextlib.suppress(OSError):
+                # a live run's group is not empty (rmdir fails) or younger than this
+                if now - group.stat().st_mtime > STALE_AFTER:
+                    group.rmdir()
 
 
 def _pids(group: Path) -> list[int]:

@@ -47,7 +47,7 @@ class PostgresServer:
         self.log = self.root / "server.log"
         self._as: dict[str, Any] = {}
         if os.geteuid() == 0:
-            nobody = pwd.getpwnam("nobody")
+            nobody = pwd.getpwnam("nobody")  # KeyError where there is no such user
             os.chown(self.root, nobody.pw_uid, nobody.pw_gid)
             self._as = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
 
@@ -73,19 +73,29 @@ class PostgresServer:
             raise RuntimeError(msg)
 
     def start(self) -> None:
-        """Create the cluster and start the server; wait until it accepts connections."""
+        """Create the cluster and start the server; wait until it accepts connections.
+
+        A port taken between choosing it and the server's bind is retried on another.
+        """
         self._run(
             "initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
             "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions",
         )  # fmt: skip
-        options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
-            "-c fsync=off -c max_connections=50"
-        )
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60",
-            "start",
-        )  # fmt: skip
+        for attempt in range(3):
+            options = (
+                f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
+                "-c fsync=off -c max_connections=50"
+            )
+            try:
+                self._run(
+                    "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options,
+                    "-w", "-t", "60", "start",
+                )  # fmt: skip
+                return
+            except RuntimeError:
+                if attempt == 2 or "already in use" not in self.log.read_text():
+                    raise
+                self.port = _free_port()
 
     def stop(self) -> None:
         """Stop the server at once and delete its files."""

@@ -477,3 +477,20 @@ def test_without_a_cgroup_the_result_says_so(monkeypatch: pytest.MonkeyPatch, tm
     out = TOOL.invoke({"code": "print('ran')"})
     assert "Note: no cgroup could be made here: memory is limited per process" in out
     assert out.endswith("ran")
+
+
+@needs_process_limit
+def test_leftover_groups_of_killed_runs_are_removed() -> None:
+    from kimi_graph.tools import _cgroup
+
+    places = _cgroup._places(8, 64 * 1024 * 1024)
+    if not places:
+        pytest.skip("no cgroup can be made here (non-root)")
+    leftovers = [parent / "kimi-run-leftover-test" for parent, _ in places]
+    for group in leftovers:
+        group.mkdir()  # as a run killed with SIGKILL would leave it, an hour ago
+        past = time.time() - 3600
+        os.utime(group, (past, past))
+    out = TOOL.invoke({"code": "print('ran')"})
+    assert out.endswith("ran")
+    assert [g for g in leftovers if g.exists()] == []
