@@ -243,20 +243,25 @@ class PythonRunnerTool(BaseTool):
             msg = f"Error: run_python refused to run the program: {e}"
             raise SandboxError(msg) from e
         mib = 1024 * 1024
-        cgroup = RunCgroup.create(
-            # the outer bwrap, the sandbox's init and the program, plus the extra
-            max_pids=self.max_processes + 3,
-            memory_bytes=(self.memory_mb + self.tmp_mb) * mib,
-        )
+        cgroup: RunCgroup | None = None
         code_fd = _code_fd(code)
         try:
             inner = ["-I", "-c", _WRAPPER, json.dumps(self._limits()), f"{SANDBOX_HOME}/main.py"]
-            argv = bwrap_argv(
-                python=python,
-                extra_dirs=dirs,
-                code_fd=code_fd,
-                tmp_bytes=self.tmp_mb * mib,
-                inner=inner,
+            try:
+                argv = bwrap_argv(
+                    python=python,
+                    extra_dirs=dirs,
+                    code_fd=code_fd,
+                    tmp_bytes=self.tmp_mb * mib,
+                    inner=inner,
+                )
+            except ValueError as e:  # bwrap removed since the probe
+                msg = f"Error: run_python refused to run the program: {e}"
+                raise SandboxError(msg) from e
+            cgroup = RunCgroup.create(
+                # the outer bwrap, the sandbox's init and the program, plus the extra
+                max_pids=self.max_processes + 3,
+                memory_bytes=(self.memory_mb + self.tmp_mb) * mib,
             )
             if cgroup is not None:
                 argv = cgroup.launcher(argv)
