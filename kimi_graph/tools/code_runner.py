@@ -1,6 +1,22 @@
-"""`run_python`: run a Python program in a resource-limited child process.
+"""`run_python`: run a Python program in a sandbox with resource limits.
 
-How one run is contained:
+By default (``isolation="bubblewrap"``) each run gets a bubblewrap sandbox of its
+own (see `kimi_graph.tools._bwrap` for what is and is not in it): own PID, mount,
+network, IPC and user namespaces, uid 65534 without capabilities, only ``/usr``
+and the interpreter read-only, a size-limited private ``/tmp`` as its working
+directory. The limits below are set inside it; when the run ends or times out the
+whole sandbox dies with it, children that called ``setsid()`` included. When
+``bwrap`` is missing or refused by the kernel, the tool refuses to run and says so.
+
+Limits: per process (`resource.setrlimit`: address space, CPU, file size, open
+files, processes), the size of its ``/tmp``, the wall-clock kill, and where a
+cgroup can be made (`kimi_graph.tools._cgroup`) one process and memory limit for
+the whole run (``max_processes`` + 3 tasks, ``memory_mb + tmp_mb`` MiB). Where none
+can be made the result says so: memory is then bounded per process only, and for
+the host's root the kernel does not enforce the process limit.
+
+``isolation="rlimits"`` is an explicit opt-in to the older, weaker containment,
+and every result of such a tool says so. How one run is contained there:
 
 - a fresh temporary working directory (also ``HOME`` and ``TMPDIR``), deleted
   after the run;
@@ -26,9 +42,10 @@ How one run is contained:
   is missing or refused, the run goes on with the host's network and its result
   says so).
 
-Not contained: reads of world-readable files. A process that starts its own session
-(``setsid``) leaves the process group and is not killed. For untrusted code at
-scale, run this inside a container or VM as well.
+Not contained there: reads of files the host user can read, signals to the host
+user's processes. A process that starts its own session (``setsid``) leaves the
+process group and is not killed. In both modes this is a process sandbox, not a
+VM: for untrusted code at scale, run it inside a container or VM as well.
 """
 
 from __future__ import annotations
@@ -48,7 +65,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForToolRun,
@@ -57,6 +74,8 @@ from langchain_core.callbacks import (
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
+from kimi_graph.tools._bwrap import SANDBOX_HOME, bwrap_argv, bwrap_problem, interpreter_dirs
+from kimi_graph.tools._cgroup import RunCgroup
 from kimi_graph.tools._errors import SandboxError, format_validation_error
 
 __all__ = ["PythonRunnerTool", "RunPythonInput", "make_run_python", "run_python"]
@@ -71,7 +90,12 @@ DEFAULT_FILE_SIZE_MB = 16
 """Largest file the child may write, in MiB."""
 DEFAULT_MAX_PROCESSES = 32
 """Extra processes/threads the child may create (not enforced for root)."""
+DEFAULT_TMP_MB = 64
+"""Size of the sandbox's private ``/tmp`` (its working directory), in MiB."""
 MAX_CODE_CHARS = 100_000
+
+Isolation = Literal["bubblewrap", "rlimits"]
+"""``"bubblewrap"``: a sandbox of namespaces; ``"rlimits"``: limits only (weaker)."""
 
 _SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 _SETUP_FAILED = 125
@@ -91,6 +115,7 @@ try:
 except Exception as e:
     sys.stderr.write("sandbox setup failed: %r\\n" % (e,))
     sys.exit(125)
+os.environ.pop("PWD", None)  # set by bwrap's --chdir; the program sees only the allow-list
 os.execv(sys.executable, [sys.executable, "-I", "-u", "-X", "utf8", sys.argv[2]])
 """
 
@@ -145,11 +170,15 @@ class PythonRunnerTool(BaseTool):
     file_size_mb: int = Field(default=DEFAULT_FILE_SIZE_MB, ge=0)
     """Largest file the program may write (`RLIMIT_FSIZE`) in MiB."""
     max_processes: int = Field(default=DEFAULT_MAX_PROCESSES, ge=1)
-    """Extra processes/threads the program may create (`RLIMIT_NPROC`, not for root)."""
+    """Extra processes/threads the program may create (`RLIMIT_NPROC`)."""
     python: str = Field(default_factory=lambda: sys.executable)
     """The interpreter to run; by default the one running this code."""
     isolate_network: bool = True
-    """Run the program in a network namespace of its own (no network), where possible."""
+    """With ``isolation="rlimits"``: a network namespace of its own, where possible."""
+    isolation: Isolation = "bubblewrap"
+    """How the run is contained; ``"rlimits"`` is the weaker opt-in, labelled in results."""
+    tmp_mb: int = Field(default=DEFAULT_TMP_MB, gt=0)
+    """Size of the sandbox's private ``/tmp`` (and ``/dev/shm``) in MiB."""
 
     def model_post_init(self, context: Any, /) -> None:
         """Fill the limits into the description the model sees."""
@@ -180,14 +209,78 @@ class PythonRunnerTool(BaseTool):
             The exit status, captured output and what, if anything, stopped it.
 
         Raises:
-            SandboxError: If the child process cannot be started.
+            SandboxError: If the sandbox cannot be set up (bubblewrap missing or
+                refused, interpreter not found) or the child cannot be started.
         """
         if os.name != "posix":
             msg = "Error: run_python is only available on POSIX systems (Linux, macOS)."
             raise SandboxError(msg)
-        if shutil.which(self.python) is None:  # unshare would only say so on stderr
+        python = shutil.which(self.python)
+        if python is None:  # the sandbox would only say so on stderr
             msg = f"Error: run_python could not start the interpreter: {self.python} not found"
             raise SandboxError(msg)
+        if self.isolation == "bubblewrap":
+            result = self._execute_bwrap(code, os.path.abspath(python))
+        else:
+            result = self._execute_rlimits(code)
+        if result.returncode == _SETUP_FAILED and b"sandbox setup failed" in result.stderr.head:
+            msg = f"Error: run_python could not apply its limits: {result.stderr.text().strip()}"
+            raise SandboxError(msg)
+        return result
+
+    def _execute_bwrap(self, code: str, python: str) -> RunResult:
+        problem = bwrap_problem()
+        if problem is not None:
+            msg = (
+                f"Error: run_python refused to run the program: {problem}, so it cannot be "
+                "sandboxed. Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), "
+                "or build the tool with isolation='rlimits' to accept weaker isolation."
+            )
+            raise SandboxError(msg)
+        try:
+            dirs = interpreter_dirs(python)
+        except ValueError as e:
+            msg = f"Error: run_python refused to run the program: {e}"
+            raise SandboxError(msg) from e
+        mib = 1024 * 1024
+        cgroup: RunCgroup | None = None
+        code_fd = _code_fd(code)
+        try:
+            inner = ["-I", "-c", _WRAPPER, json.dumps(self._limits()), f"{SANDBOX_HOME}/main.py"]
+            try:
+                argv = bwrap_argv(
+                    python=python,
+                    extra_dirs=dirs,
+                    code_fd=code_fd,
+                    tmp_bytes=self.tmp_mb * mib,
+                    inner=inner,
+                )
+            except ValueError as e:  # bwrap removed since the probe
+                msg = f"Error: run_python refused to run the program: {e}"
+                raise SandboxError(msg) from e
+            cgroup = RunCgroup.create(
+                # the outer bwrap, the sandbox's init and the program, plus the extra
+                max_pids=self.max_processes + 3,
+                memory_bytes=(self.memory_mb + self.tmp_mb) * mib,
+            )
+            if cgroup is not None:
+                argv = cgroup.launcher(argv)
+            proc = self._start(argv, cwd="/", env=_minimal_env(SANDBOX_HOME), fds=(code_fd,))
+            os.close(code_fd)
+            code_fd = -1
+            result = self._supervise(proc)
+            result.oom_kills = cgroup.oom_kills() if cgroup is not None else 0
+        finally:
+            if code_fd >= 0:
+                os.close(code_fd)
+            if cgroup is not None:
+                cgroup.close()
+        result.whole_run_limits = cgroup is not None
+        if 128 < result.returncode <= 128 + 64:  # bwrap reports a fatal signal as 128 + N
+            result.returncode = 128 - result.returncode
+        return result
+
+    def _execute_rlimits(self, code: str) -> RunResult:
         workdir = tempfile.mkdtemp(prefix="kimi-run-")
         try:
             script = Path(workdir, "main.py")
@@ -195,32 +288,37 @@ class PythonRunnerTool(BaseTool):
             argv = [self.python, "-I", "-c", _WRAPPER, json.dumps(self._limits()), str(script)]
             if self.isolate_network and _network_namespace_available():
                 argv = [_UNSHARE, "-rn", "--", *argv]
-            try:
-                proc = subprocess.Popen(
-                    argv,
-                    cwd=workdir,
-                    env=_minimal_env(workdir),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    start_new_session=True,
-                    close_fds=True,
-                )
-            except OSError as e:
-                msg = f"Error: run_python could not start the interpreter: {e}"
-                raise SandboxError(msg) from e
-            try:
-                result = _supervise(proc, self.timeout, self.max_output_chars)
-            except BaseException:  # e.g. KeyboardInterrupt: never leave the child running
-                _kill_group(proc.pid)
-                proc.wait()
-                raise
+            proc = self._start(argv, cwd=workdir, env=_minimal_env(workdir), fds=())
+            return self._supervise(proc)
         finally:
             _remove_tree(workdir)
-        if result.returncode == _SETUP_FAILED and b"sandbox setup failed" in result.stderr.head:
-            msg = f"Error: run_python could not apply its limits: {result.stderr.text().strip()}"
-            raise SandboxError(msg)
-        return result
+
+    def _start(
+        self, argv: list[str], *, cwd: str, env: dict[str, str], fds: tuple[int, ...]
+    ) -> subprocess.Popen[bytes]:
+        try:
+            return subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=fds,
+            )
+        except OSError as e:
+            msg = f"Error: run_python could not start the interpreter: {e}"
+            raise SandboxError(msg) from e
+
+    def _supervise(self, proc: subprocess.Popen[bytes]) -> RunResult:
+        try:
+            return _supervise(proc, self.timeout, self.max_output_chars)
+        except BaseException:  # e.g. KeyboardInterrupt: never leave the child running
+            _kill_group(proc.pid)
+            proc.wait()
+            raise
 
     def _limits(self) -> dict[str, tuple[int, int]]:
         mib = 1024 * 1024
@@ -232,6 +330,10 @@ class PythonRunnerTool(BaseTool):
             "RLIMIT_NOFILE": (256, 256),
             "RLIMIT_CORE": (0, 0),
         }
+        if self.isolation == "bubblewrap":
+            # Counted per user namespace: the sandbox's init and the program, plus the extra.
+            limits["RLIMIT_NPROC"] = (self.max_processes + 2, self.max_processes + 2)
+            return limits
         nproc = _current_task_count()
         if nproc is not None:
             limit = nproc + self.max_processes
@@ -281,14 +383,23 @@ class RunResult:
     stderr: _Capture
     timed_out: bool
     elapsed: float
+    whole_run_limits: bool | None = None
+    """Bubblewrap runs: whether a cgroup held the process and memory limits as a whole."""
+    oom_kills: int = 0
+    """Processes killed for going over the whole run's memory limit (cgroup)."""
 
     def notes(self, tool: PythonRunnerTool) -> list[str]:
         """Explain why the program stopped and what was clipped."""
         notes = []
         err = bytes(self.stderr.head + self.stderr.tail)
+        if self.oom_kills:
+            notes.append(
+                f"memory limit of the whole run ({tool.memory_mb + tool.tmp_mb} MiB) reached: "
+                f"the kernel killed {self.oom_kills} process(es)"
+            )
         if self.timed_out:
             notes.append(f"timed out after {tool.timeout:g}s; the process was killed")
-        elif self.returncode < 0:
+        elif self.returncode < 0 and not (self.oom_kills and self.returncode == -signal.SIGKILL):
             notes.append(_signal_note(-self.returncode, tool))
         elif self.returncode != 0 and b"MemoryError" in err:
             notes.append(f"memory limit of {tool.memory_mb} MiB reached (MemoryError)")
@@ -300,8 +411,18 @@ class RunResult:
                     f"{name} clipped: kept the first and last {capture.limit // 2} of "
                     f"{capture.total} bytes"
                 )
-        if tool.isolate_network and not _network_namespace_available():
-            notes.append("the network was not isolated (no network namespaces on this host)")
+        if self.whole_run_limits is False:
+            notes.append(
+                "no cgroup could be made here: memory is limited per process"
+                + (", and the process limit is not enforced (host root)" if _is_root() else "")
+            )
+        if tool.isolation == "rlimits":
+            notes.append(
+                "weaker isolation (isolation='rlimits'): no sandbox; the program could read "
+                "the host user's files and signal its processes"
+            )
+            if tool.isolate_network and not _network_namespace_available():
+                notes.append("the network was not isolated (no network namespaces on this host)")
         return notes
 
     def render(self, tool: PythonRunnerTool) -> str:
@@ -326,6 +447,8 @@ def make_run_python(
     file_size_mb: int = DEFAULT_FILE_SIZE_MB,
     max_processes: int = DEFAULT_MAX_PROCESSES,
     isolate_network: bool = True,
+    isolation: Isolation = "bubblewrap",
+    tmp_mb: int = DEFAULT_TMP_MB,
 ) -> PythonRunnerTool:
     """Build a `run_python` tool with its own limits.
 
@@ -335,10 +458,14 @@ def make_run_python(
         memory_mb: Address-space limit of the program in MiB.
         max_output_chars: Characters kept of stdout and of stderr (each).
         file_size_mb: Largest file the program may write, in MiB.
-        max_processes: Extra processes/threads the program may create (not
-            enforced when running as root).
-        isolate_network: Run without network (a network namespace of its own)
-            where the host allows it.
+        max_processes: Extra processes/threads the program may create (with
+            ``isolation="rlimits"``, not enforced when running as root).
+        isolate_network: With ``isolation="rlimits"``: run without network (a
+            network namespace of its own) where the host allows it.
+        isolation: ``"bubblewrap"`` (default): a sandbox of its own, refused with
+            an error where bubblewrap is missing; ``"rlimits"``: the explicit,
+            weaker opt-in (limits only), labelled as such in every result.
+        tmp_mb: Size of the sandbox's private ``/tmp`` in MiB (bubblewrap only).
 
     Returns:
         A configured `PythonRunnerTool` named ``"run_python"``.
@@ -350,6 +477,8 @@ def make_run_python(
         file_size_mb=file_size_mb,
         max_processes=max_processes,
         isolate_network=isolate_network,
+        isolation=isolation,
+        tmp_mb=tmp_mb,
     )
 
 
@@ -375,6 +504,21 @@ def _network_namespace_available() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return probe.returncode == 0
+
+
+def _code_fd(code: str) -> int:
+    """An anonymous in-memory file holding the program, positioned at its start."""
+    fd = os.memfd_create("kimi-run-main.py", 0)  # no MFD_CLOEXEC: passed to bwrap
+    try:
+        data = code.encode("utf-8")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _minimal_env(workdir: str) -> dict[str, str]:

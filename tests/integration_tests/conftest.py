@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from kimi_graph import ChatKimi
 from kimi_graph.emulator import BACKEND_OF_DIALECT, Emulator
+from tests.integration_tests._postgres import PostgresServer, postgres_bindir
 
 
 @pytest.fixture
@@ -28,3 +29,22 @@ def kimi(emulator: Emulator) -> Callable[..., ChatKimi]:
 def requests_since(emulator: Emulator, mark: int) -> list[Any]:
     """The emulator's request records after `mark` (a length of `emulator.requests`)."""
     return emulator.requests[mark:]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server of its own for the session (temp dir, free port)."""
+    bindir = postgres_bindir()
+    if bindir is None:
+        pytest.skip(
+            "PostgreSQL is not installed: no initdb/pg_ctl on PATH or in /usr/lib/postgresql"
+        )
+    try:
+        server = PostgresServer(bindir)
+    except KeyError:
+        pytest.skip("running as root, and there is no unprivileged 'nobody' user to run PostgreSQL")
+    try:
+        server.start()
+        yield server.url
+    finally:
+        server.stop()

@@ -1,12 +1,14 @@
-"""A swarm killed mid-wave resumes from its SQLite checkpoint without re-running
-the sub-agents that had finished."""
+"""A swarm killed mid-wave resumes from its checkpoint (SQLite, and PostgreSQL on a
+real server the test starts) without re-running the sub-agents that had finished.
+
+Only the public API is used: the checkpointer's `get_tuple` (its pending writes
+show which sub-agents finished) and the emulator's request log."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from kimi_graph.emulator import Emulator
+from tests.integration_tests.swarm_child import open_saver
 
 CHILD = Path(__file__).with_name("swarm_child.py")
 ROOT = Path(__file__).parents[2]
@@ -25,22 +28,23 @@ def _assign(role: str, task: str) -> str:
     return f"[[call assign_task {json.dumps({'role': role, 'task': task})}]]"
 
 
-def _finished_branches(db: Path) -> int:
-    if not db.exists():
-        return 0
+def _finished_branches(store: str, thread: str) -> int:
+    """Sub-agents whose result is in the checkpoint (pending writes of the current step)."""
     try:
-        with sqlite3.connect(db) as conn:
-            row = conn.execute(
-                "SELECT COUNT(DISTINCT task_id) FROM writes WHERE channel = 'subagent_results'"
-            ).fetchone()
-    except sqlite3.OperationalError:  # tables not created yet
+        with open_saver(store, setup=False) as saver:
+            saved = saver.get_tuple({"configurable": {"thread_id": thread}})
+    except Exception:  # tables not created yet (either backend)
         return 0
-    return int(row[0])
+    if saved is None:
+        return 0
+    return len(
+        {task for task, channel, _ in saved.pending_writes or [] if channel == "subagent_results"}
+    )
 
 
-def _child(emulator: Emulator, db: Path, thread: str, *args: str) -> subprocess.Popen:
+def _child(emulator: Emulator, store: str, thread: str, *args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, str(CHILD), emulator.base_url("moonshot"), str(db), thread, *args]
+    cmd = [sys.executable, str(CHILD), emulator.base_url("moonshot"), store, thread, *args]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
 
 
@@ -49,8 +53,16 @@ def _requests_per_role(emulator: Emulator, nonce: str, roles: list[str]) -> dict
     return {role: sum(f"{role}-{nonce}" in r.last_user for r in subs) for role in roles}
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the child checkpoints: a SQLite file, or the test's PostgreSQL server."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return str(tmp_path / "swarm.sqlite")
+
+
 @pytest.mark.slow
-def test_killed_swarm_resumes_without_rerunning_finished_subagents(emulator, tmp_path) -> None:
+def test_killed_swarm_resumes_without_rerunning_finished_subagents(emulator, store: str) -> None:
     nonce = uuid.uuid4().hex[:8]
     roles = ["fast1", "fast2", "slow1", "slow2"]
     script = "".join(
@@ -60,13 +72,12 @@ def test_killed_swarm_resumes_without_rerunning_finished_subagents(emulator, tmp
         )
         for role in roles
     )
-    db = tmp_path / "swarm.sqlite"
     thread = f"durable-{nonce}"
 
-    child = _child(emulator, db, thread, "start", script)
+    child = _child(emulator, store, thread, "start", script)
     try:
         deadline = time.monotonic() + 60
-        while _finished_branches(db) < 2:
+        while _finished_branches(store, thread) < 2:
             assert child.poll() is None, child.communicate()
             assert time.monotonic() < deadline, "the fast sub-agents never finished"
             time.sleep(0.05)
@@ -83,7 +94,7 @@ def test_killed_swarm_resumes_without_rerunning_finished_subagents(emulator, tmp
         for r in emulator.requests
         if r.thinking and nonce in r.last_user and r.body.get("tool_choice") != "none"
     )
-    resumed = _child(emulator, db, thread, "resume")
+    resumed = _child(emulator, store, thread, "resume")
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     result = json.loads(out.strip().splitlines()[-1])

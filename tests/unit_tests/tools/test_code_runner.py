@@ -13,13 +13,30 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from kimi_graph.tools import PythonRunnerTool, code_runner, make_run_python, run_python
+from kimi_graph.tools._bwrap import bwrap_problem
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.name != "posix", reason="run_python needs POSIX"),
 ]
 
+needs_bwrap = pytest.mark.skipif(
+    bwrap_problem() is not None, reason=f"no bubblewrap sandbox here: {bwrap_problem()}"
+)
+ISOLATIONS = [pytest.param("bubblewrap", marks=needs_bwrap), "rlimits"]
+
 RUNNER = make_run_python(timeout=5.0, memory_mb=256, max_output_chars=2_000)
+WEAK = make_run_python(timeout=5.0, memory_mb=256, max_output_chars=2_000, isolation="rlimits")
+"""The explicit opt-in to the weaker containment (no bubblewrap)."""
+
+
+def _runner(isolation: str) -> PythonRunnerTool:
+    return RUNNER if isolation == "bubblewrap" else WEAK
+
+
+def _body(out: str) -> str:
+    """The result without the note that labels the weaker isolation."""
+    return "\n".join(line for line in out.splitlines() if "weaker isolation" not in line)
 
 
 def _alive(pid: int) -> bool:
@@ -40,29 +57,42 @@ def _wait_dead(pids: list[int], within: float = 3.0) -> list[int]:
     return alive
 
 
-def test_normal_output() -> None:
-    out = RUNNER.invoke({"code": "import math\nprint(math.factorial(20))\nprint('done')"})
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_normal_output(isolation: str) -> None:
+    out = _body(
+        _runner(isolation).invoke({"code": "import math\nprint(math.factorial(20))\nprint('done')"})
+    )
     assert out == "Exit status: 0\n--- stdout ---\n2432902008176640000\ndone"
 
 
-def test_no_output() -> None:
-    assert RUNNER.invoke({"code": "x = 1"}) == "Exit status: 0\n(no output)"
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_no_output(isolation: str) -> None:
+    assert _body(_runner(isolation).invoke({"code": "x = 1"})) == "Exit status: 0\n(no output)"
 
 
-def test_exception_gives_traceback() -> None:
-    out = RUNNER.invoke({"code": "print('before')\ndef f():\n    return 1 / 0\nf()"})
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_exception_gives_traceback(isolation: str) -> None:
+    out = _body(
+        _runner(isolation).invoke({"code": "print('before')\ndef f():\n    return 1 / 0\nf()"})
+    )
     assert out.startswith("Exit status: 1\n--- stdout ---\nbefore\n--- stderr ---\nTraceback")
     assert 'main.py", line 3, in f' in out
     assert out.endswith("ZeroDivisionError: division by zero")
 
 
-def test_sys_exit_code_and_stderr() -> None:
-    out = RUNNER.invoke({"code": "import sys\nsys.stderr.write('bad input\\n')\nsys.exit(3)"})
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_sys_exit_code_and_stderr(isolation: str) -> None:
+    out = _body(
+        _runner(isolation).invoke(
+            {"code": "import sys\nsys.stderr.write('bad input\\n')\nsys.exit(3)"}
+        )
+    )
     assert out == "Exit status: 3\n--- stderr ---\nbad input"
 
 
-def test_infinite_loop_is_killed_at_the_timeout() -> None:
-    tool = make_run_python(timeout=1.0)
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_infinite_loop_is_killed_at_the_timeout(isolation: str) -> None:
+    tool = make_run_python(isolation=isolation, timeout=1.0)
     start = time.monotonic()
     out = tool.invoke({"code": "print('started', flush=True)\nwhile True:\n    pass"})
     elapsed = time.monotonic() - start
@@ -71,29 +101,35 @@ def test_infinite_loop_is_killed_at_the_timeout() -> None:
     assert "started" in out  # output written before the kill is kept
 
 
-def test_sleeping_program_is_killed_at_the_timeout() -> None:
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_sleeping_program_is_killed_at_the_timeout(isolation: str) -> None:
     start = time.monotonic()
-    out = make_run_python(timeout=0.5).invoke({"code": "import time\ntime.sleep(30)"})
+    out = make_run_python(isolation=isolation, timeout=0.5).invoke(
+        {"code": "import time\ntime.sleep(30)"}
+    )
     assert time.monotonic() - start < 2.5
     assert "timed out after 0.5s" in out
 
 
-def test_memory_bomb_is_refused() -> None:
-    tool = make_run_python(memory_mb=128)
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_memory_bomb_is_refused(isolation: str) -> None:
+    tool = make_run_python(isolation=isolation, memory_mb=128)
     out = tool.invoke({"code": "blocks = [bytearray(64 * 1024 * 1024) for _ in range(8)]"})
     assert out.startswith("Exit status: 1\nNote: memory limit of 128 MiB reached (MemoryError)")
     assert out.endswith("MemoryError")
 
 
-def test_memory_bomb_single_allocation() -> None:
-    out = RUNNER.invoke({"code": "s = 'x' * (4 * 1024 ** 3)"})
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_memory_bomb_single_allocation(isolation: str) -> None:
+    out = _runner(isolation).invoke({"code": "s = 'x' * (4 * 1024 ** 3)"})
     assert "memory limit of 256 MiB reached" in out
 
 
-def test_output_flood_is_clipped() -> None:
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_output_flood_is_clipped(isolation: str) -> None:
     code = "import sys\nsys.stdout.write('START' + 'x' * 3_000_000 + 'END')"
     start = time.monotonic()
-    out = make_run_python(max_output_chars=1_000).invoke({"code": code})
+    out = make_run_python(isolation=isolation, max_output_chars=1_000).invoke({"code": code})
     assert time.monotonic() - start < 5
     assert "Note: stdout clipped: kept the first and last 500 of 3000008 bytes" in out
     assert "[... 2999008 bytes clipped ...]" in out
@@ -101,14 +137,15 @@ def test_output_flood_is_clipped() -> None:
     assert len(out) < 1_300
 
 
-def test_stderr_flood_keeps_the_end_of_a_traceback() -> None:
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_stderr_flood_keeps_the_end_of_a_traceback(isolation: str) -> None:
     code = (
         "import sys\n"
         "for i in range(20000):\n"
         "    print('warning', i, file=sys.stderr)\n"
         "raise KeyError('the real error')"
     )
-    out = make_run_python(max_output_chars=600).invoke({"code": code})
+    out = make_run_python(isolation=isolation, max_output_chars=600).invoke({"code": code})
     assert "stderr clipped" in out
     assert out.endswith("KeyError: 'the real error'")
 
@@ -127,7 +164,7 @@ def test_fork_bomb_is_bounded_and_cleaned_up() -> None:
         "print('pids', *pids, flush=True)\n"
         "time.sleep(60)\n"
     )
-    out = make_run_python(timeout=1.5).invoke({"code": code})
+    out = make_run_python(timeout=1.5, isolation="rlimits").invoke({"code": code})
     assert "timed out after 1.5s" in out
     pids = [int(p) for p in re.search(r"pids ([\d ]+)", out).group(1).split()]
     assert len(pids) == 20
@@ -141,7 +178,7 @@ def test_background_child_does_not_outlive_the_run() -> None:
         "print(p.pid)\n"
     )
     start = time.monotonic()
-    out = RUNNER.invoke({"code": code})
+    out = WEAK.invoke({"code": code})
     assert time.monotonic() - start < 3  # did not wait for the child's 60 s
     pid = int(out.splitlines()[-1])
     assert _wait_dead([pid]) == []
@@ -161,7 +198,7 @@ def test_process_limit_stops_forking() -> None:
         "except OSError as e:\n"
         "    print('refused after', made, type(e).__name__)\n"
     )
-    out = make_run_python(timeout=3.0, max_processes=8).invoke({"code": code})
+    out = make_run_python(timeout=3.0, max_processes=8, isolation="rlimits").invoke({"code": code})
     match = re.search(r"refused after (\d+) BlockingIOError", out)
     assert match, out
     assert int(match.group(1)) <= 8
@@ -175,9 +212,9 @@ def test_limits_are_applied_in_the_child(monkeypatch: pytest.MonkeyPatch) -> Non
         "for name in ['RLIMIT_AS', 'RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_CORE', 'RLIMIT_NPROC']:\n"
         "    print(name, *r.getrlimit(getattr(r, name)))\n"
     )
-    out = make_run_python(timeout=2.0, memory_mb=100, file_size_mb=3, max_processes=8).invoke(
-        {"code": code}
-    )
+    out = make_run_python(
+        timeout=2.0, memory_mb=100, file_size_mb=3, max_processes=8, isolation="rlimits"
+    ).invoke({"code": code})
     limits = {
         line.split()[0]: tuple(int(v) for v in line.split()[1:])
         for line in out.split("--- stdout ---\n")[1].splitlines()
@@ -191,13 +228,14 @@ def test_limits_are_applied_in_the_child(monkeypatch: pytest.MonkeyPatch) -> Non
     assert 8 < nproc_soft < 100_000
 
 
-def test_secrets_are_not_inherited(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("tool", [RUNNER, WEAK], ids=["bubblewrap", "rlimits"])
+def test_secrets_are_not_inherited(monkeypatch: pytest.MonkeyPatch, tool: PythonRunnerTool) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-parent-secret")
     monkeypatch.setenv("MOONSHOT_API_KEY", "sk-moonshot-secret")
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
     monkeypatch.setenv("PYTHONSTARTUP", "/nonexistent/evil.py")
     code = "import os\nprint(sorted(os.environ))\nprint(os.environ.get('OPENAI_API_KEY'))"
-    out = RUNNER.invoke({"code": code})
+    out = tool.invoke({"code": code})
     assert "['HOME', 'LANG', 'LC_ALL', 'PATH', 'TMPDIR']\nNone" in out
     assert "secret" not in out
 
@@ -212,7 +250,7 @@ def test_runs_in_a_fresh_temp_dir_that_is_removed() -> None:
         "pathlib.Path('sub/deeper/f.txt').write_text('data')\n"
         "os.chmod('sub', 0o500)\n"
     )
-    out = RUNNER.invoke({"code": code})
+    out = WEAK.invoke({"code": code})
     cwd, same_home, listing = out.split("--- stdout ---\n")[1].splitlines()
     assert Path(cwd).parent == Path(tempfile.gettempdir())
     assert Path(cwd).name.startswith("kimi-run-")
@@ -221,38 +259,42 @@ def test_runs_in_a_fresh_temp_dir_that_is_removed() -> None:
     assert not Path(cwd).exists()
 
 
-def test_file_size_limit() -> None:
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_file_size_limit(isolation: str) -> None:
     code = "with open('huge.bin', 'wb') as f:\n    f.write(b'0' * (5 * 1024 * 1024))"
-    out = make_run_python(file_size_mb=1).invoke({"code": code})
+    out = make_run_python(isolation=isolation, file_size_mb=1).invoke({"code": code})
     assert "Note: file size limit of 1 MiB reached" in out
     assert "OSError: [Errno 27] File too large" in out
 
 
-def test_stdin_is_closed() -> None:
-    out = RUNNER.invoke({"code": "input('name? ')"})
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_stdin_is_closed(isolation: str) -> None:
+    out = _runner(isolation).invoke({"code": "input('name? ')"})
     assert out.endswith("EOFError: EOF when reading a line")
 
 
-def test_isolated_mode_ignores_cwd_modules() -> None:
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_isolated_mode_ignores_cwd_modules(isolation: str) -> None:
     code = (
         "import pathlib\n"
         "pathlib.Path('json.py').write_text('raise SystemExit(9)')\n"
         "import json\n"
         "print('ok')"
     )
-    assert RUNNER.invoke({"code": code}).endswith("ok")
+    assert _runner(isolation).invoke({"code": code}).endswith("ok")
 
 
 def test_invalid_arguments() -> None:
     assert run_python.invoke({"code": ""}).startswith("Error: invalid arguments (code:")
 
 
-def test_tool_call_returns_tool_message() -> None:
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_tool_call_returns_tool_message(isolation: str) -> None:
     call = {"name": "run_python", "args": {"code": "print(1)"}, "id": "c1", "type": "tool_call"}
-    message = RUNNER.invoke(call)
+    message = _runner(isolation).invoke(call)
     assert isinstance(message, ToolMessage)
     assert message.status == "success"
-    assert message.content == "Exit status: 0\n--- stdout ---\n1"
+    assert _body(message.content) == "Exit status: 0\n--- stdout ---\n1"
 
 
 def test_missing_interpreter_is_an_error_string() -> None:
@@ -268,7 +310,8 @@ def test_description_states_the_limits() -> None:
     assert "10 s wall time, 256 MiB memory" in run_python.description
 
 
-async def test_async_run_does_not_block_the_loop() -> None:
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+async def test_async_run_does_not_block_the_loop(isolation: str) -> None:
     ticks = 0
 
     async def ticker() -> None:
@@ -279,15 +322,18 @@ async def test_async_run_does_not_block_the_loop() -> None:
 
     task = asyncio.create_task(ticker())
     try:
-        out = await RUNNER.ainvoke({"code": "import time\ntime.sleep(0.5)\nprint('slept')"})
+        out = await _runner(isolation).ainvoke(
+            {"code": "import time\ntime.sleep(0.5)\nprint('slept')"}
+        )
     finally:
         task.cancel()
     assert out.endswith("slept")
     assert ticks >= 10
 
 
-async def test_async_timeout_and_concurrency() -> None:
-    tool = make_run_python(timeout=0.5)
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+async def test_async_timeout_and_concurrency(isolation: str) -> None:
+    tool = make_run_python(isolation=isolation, timeout=0.5)
     results = await asyncio.gather(
         tool.ainvoke({"code": "while True: pass"}),
         tool.ainvoke({"code": "print('quick')"}),
@@ -320,7 +366,7 @@ def test_network_is_isolated() -> None:
             "except OSError as e:\n"
             "    print('REFUSED', type(e).__name__)\n"
         )
-        out = run_python.invoke({"code": code})
+        out = make_run_python(isolation="rlimits").invoke({"code": code})
     assert "REFUSED" in out
     assert "CONNECTED" not in out
     assert "not isolated" not in out
@@ -328,6 +374,6 @@ def test_network_is_isolated() -> None:
 
 @needs_netns
 def test_network_isolation_can_be_turned_off() -> None:
-    with_net = make_run_python(isolate_network=False)
+    with_net = make_run_python(isolate_network=False, isolation="rlimits")
     out = with_net.invoke({"code": "import socket; print(socket.gethostname() != '')"})
     assert "True" in out
