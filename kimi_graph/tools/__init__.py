@@ -5,9 +5,11 @@ Every tool returns plain text for the model and reports expected failures as
 
 - `web_search`: Tavily when ``TAVILY_API_KEY`` is set, else DuckDuckGo;
   `tavily_search` and `duckduckgo_search` use one backend each.
-- `run_python`: runs a program in a child process with time, memory, file-size,
-  process and output limits, a temporary working directory and no inherited
-  secrets; `make_run_python` builds one with other limits.
+- `run_python`: runs a program in a bubblewrap sandbox (own PID, mount, network and
+  user namespaces, an unprivileged user, a private /tmp, nothing of the host's home
+  or the project) with time, memory, process and output limits; refuses when
+  bubblewrap is missing unless weaker isolation is asked for (SECURITY.md);
+  `make_run_python` builds one with other limits.
 - `moonshot_web_search`: Moonshot's builtin `$web_search` (the server searches; the
   tool echoes the call's arguments back, as the protocol asks; thinking off).
 - `fetch_url`: reads a public http(s) URL as text with size and time limits,
