@@ -186,6 +186,30 @@ def test_swarm_streams_subagents_under_their_namespace(
     assert final["type"] == "ai" and final["response_metadata"]["swarm"]["subagents"] == 2
 
 
+def test_sdk_client_follows_one_subagents_tokens(client: SyncLangGraphClient) -> None:
+    """What the README tells SDK users: `messages-tuple` + subgraphs, keyed by namespace."""
+    nonce = uuid.uuid4().hex[:8]
+    roles: dict[str, str] = {}
+    text: dict[str, str] = {}
+    for part in client.runs.stream(
+        None,
+        "swarm",
+        input=user(assign("alpha", f"say a-{nonce}") + assign("beta", f"say b-{nonce}")),
+        stream_mode=["messages-tuple", "custom"],
+        stream_subgraphs=True,
+    ):
+        mode, _, namespace = part.event.partition("|")
+        if mode == "custom" and part.data.get("type") == "subagent":
+            roles[part.data["namespace"]] = part.data["role"]
+        elif mode == "messages" and namespace:
+            chunk, _metadata = part.data
+            text[namespace] = text.get(namespace, "") + chunk["content"]
+    assert {roles[ns] for ns in text} == {"alpha", "beta"}
+    by_role = {roles[ns]: t for ns, t in text.items()}
+    assert f"a-{nonce}" in by_role["alpha"] and f"b-{nonce}" not in by_role["alpha"]
+    assert f"b-{nonce}" in by_role["beta"]
+
+
 # ------------------------------------------------------------------ per-run settings
 
 
