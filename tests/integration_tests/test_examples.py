@@ -7,9 +7,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbclient import NotebookClient
+
+from kimi_graph.emulator import Emulator, EmulatorConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -51,35 +56,95 @@ def test_example_script_runs_offline(name: str) -> None:
         assert expected in proc.stdout, proc.stdout
 
 
+#: What each notebook prints when it runs top to bottom against the test's emulator.
+NOTEBOOKS = {
+    "quickstart.ipynb": ["answer:    14", "blocks:    ['reasoning', 'text']", "22 C in Oslo"],
+    "agent_approval.ipynb": [
+        "waiting for approval: {'action': 'cancel_order', 'order_id': 'B-7'}",
+        "cancelled so far: []",
+        "cancelled: ['B-7']",
+    ],
+    "swarm_progress.ipynb": ["[finish] researcher", "streamed chunks per sub-agent", "run usage:"],
+    "compose_into_app.ipynb": ["-> ['tools']", "Ada: ", "shipped on Monday", "reasoning:"],
+    "worker_pool.ipynb": ["3 sub-agents on", "/sglang/v1", "/llamacpp/v1"],
+}
+
+
 def load_notebook(path: Path) -> dict:
     notebook = json.loads(path.read_text())
     assert notebook["nbformat"] == 4
     return notebook
 
 
-def test_notebook_is_clean_nbformat4() -> None:
-    notebook = load_notebook(EXAMPLES / "quickstart.ipynb")
-    assert notebook["cells"]
-    for cell in notebook["cells"]:
-        assert cell["cell_type"] == "code"
-        assert cell["outputs"] == []
+def test_every_notebook_is_covered() -> None:
+    assert sorted(p.name for p in EXAMPLES.glob("*.ipynb")) == sorted(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_notebook_is_stored_without_outputs(name: str) -> None:
+    notebook = load_notebook(EXAMPLES / name)
+    code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert code
+    for cell in code:
+        assert cell["outputs"] == [], f"{name}: strip the outputs before committing"
         assert cell["execution_count"] is None
+    assert all("execution" not in cell["metadata"] for cell in notebook["cells"])
 
 
-def test_notebook_cells_run_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENDPOINT_VARS:
-        monkeypatch.delenv(name, raising=False)
-    notebook = load_notebook(EXAMPLES / "quickstart.ipynb")
-    namespace: dict = {"__name__": "__main__"}
-    try:
-        for index, cell in enumerate(notebook["cells"]):
-            source = "".join(cell["source"])
-            exec(compile(source, f"quickstart.ipynb[cell {index}]", "exec"), namespace)
-    finally:
-        emu = namespace.get("emu")
-        if emu is not None:
-            emu.stop()
-    assert len(namespace["result"]["subagent_results"]) == 3
+@pytest.fixture(scope="module")
+def notebook_emulator() -> Iterator[Emulator]:
+    """The endpoint the notebooks run against (its own, so its request log is theirs)."""
+    with Emulator(EmulatorConfig()) as emu:
+        yield emu
+
+
+def notebook_env(name: str, emu: Emulator) -> dict[str, str]:
+    """The environment a reader sets for a real endpoint, pointed at the emulator."""
+    if name == "worker_pool.ipynb":  # dispatcher on "vLLM", workers on two other servers
+        return {
+            "KIMI_BASE_URL": emu.base_url("vllm"),
+            "KIMI_BACKEND": "vllm",
+            "KIMI_API_KEY": "notebook-key",
+            "KIMI_WORKER_URLS": f"{emu.base_url('sglang')},{emu.base_url('llamacpp')}",
+            "KIMI_WORKER_BACKEND": "sglang",
+        }
+    return {
+        "KIMI_BASE_URL": emu.base_url("moonshot"),
+        "KIMI_BACKEND": "moonshot",
+        "MOONSHOT_API_KEY": "notebook-key",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_notebook_runs_top_to_bottom(
+    name: str, notebook_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ENDPOINT_VARS:
+        monkeypatch.delenv(var, raising=False)
+    for var, value in notebook_env(name, notebook_emulator).items():
+        monkeypatch.setenv(var, value)  # the kernel inherits this process's environment
+    notebook = nbformat.read(EXAMPLES / name, as_version=4)
+    mark = len(notebook_emulator.requests)
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
+    printed = "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.get("output_type") == "stream"
+    )
+    errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, errors
+    for expected in NOTEBOOKS[name]:
+        assert expected in printed, printed
+    served = notebook_emulator.requests[mark:]
+    assert served, "the notebook did not use the endpoint from the environment"
+    if name == "worker_pool.ipynb":
+        assert {r.dialect for r in served} == {"vllm", "sglang", "llamacpp"}
+    else:
+        assert {r.dialect for r in served} == {"moonshot"}
 
 
 def test_demo_runs_all_four_modes_offline() -> None:
