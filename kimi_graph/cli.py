@@ -177,23 +177,28 @@ def _run_once(args: argparse.Namespace, task: str, saver: Any, thread: str | Non
             model = _emulator_model(emu, args.dialect, **extra)
         else:
             model = endpoint.model_from_env(**extra)
-        config: dict[str, Any] | None = None
-        resume = False
         mode = args.mode or "thinking"
+        config: dict[str, Any] | None = None
         if saver is not None:
-            mode, config, resume = _thread_run(args, task, saver, thread or "", model)
+            mode, config = _thread_config(args, saver, thread or "")
         tools = None
         if mode in ("agent", "swarm"):
             from kimi_graph.tools import default_tools
 
             tools = default_tools()
         graph = build_graph(mode, model, tools, checkpointer=saver)
+        resume = False
+        if config is not None:
+            from kimi_graph.cli_checkpoint import run_input
+
+            state = graph.get_state(config)  # type: ignore[arg-type]
+            resume = run_input(state, task, thread or "", args.checkpoint) is None
         renderer = _renderer(args, thread)
         if thread is not None and not args.json:
             verb = "resuming" if resume else "thread"
             renderer.note(
-                f"{verb} {thread} in {args.checkpoint} ({mode}); after a crash, resume with: "
-                f"kimi-graph run --checkpoint {args.checkpoint} --thread {thread}"
+                f"{verb} {thread} in {args.checkpoint} ({mode} mode); to resume after a "
+                f"crash, run the same command without the task and with --thread {thread}"
             )
         stream_graph(graph, task, renderer, config=config, resume=resume)
     finally:
@@ -202,23 +207,18 @@ def _run_once(args: argparse.Namespace, task: str, saver: Any, thread: str | Non
     return 0
 
 
-def _thread_run(
-    args: argparse.Namespace, task: str, saver: Any, thread: str, model: Any
-) -> tuple[str, dict[str, Any], bool]:
-    """The mode, config and resume flag of a run on a checkpointed thread."""
-    from kimi_graph.cli_checkpoint import MODE_KEY, ResumeError, run_input, stored_mode
+def _thread_config(args: argparse.Namespace, saver: Any, thread: str) -> tuple[str, dict[str, Any]]:
+    """The mode and config of a run on a checkpointed thread (the mode it ran in)."""
+    from kimi_graph.cli_checkpoint import MODE_KEY, ResumeError, stored_mode
 
     config: dict[str, Any] = {"configurable": {"thread_id": thread}}
-    probe = build_graph(args.mode or "thinking", model, None, checkpointer=saver)
-    state = probe.get_state(config)  # type: ignore[arg-type]
-    before = stored_mode(state)
+    before = stored_mode(saver.get_tuple(config))
     mode = args.mode or before or "thinking"
     if before is not None and mode != before:
         msg = f"thread {thread} ran in {before} mode, not {mode}: leave out --mode or match it"
         raise ResumeError(msg)
-    resume = run_input(state, task, thread, args.checkpoint) is None
     config["metadata"] = {MODE_KEY: mode}
-    return mode, config, resume
+    return mode, config
 
 
 def _renderer(args: argparse.Namespace, thread: str | None) -> StreamRenderer | JsonRenderer:

@@ -57,9 +57,14 @@ def open_checkpointer(path: str) -> Iterator[SqliteSaver]:
         conn.close()
 
 
-def stored_mode(graph_state: Any) -> str | None:
-    """The mode a thread's runs used, from its latest checkpoint's metadata."""
-    metadata = getattr(graph_state, "metadata", None) or {}
+def stored_mode(checkpoint: Any) -> str | None:
+    """The mode a thread's runs used, from its latest checkpoint's metadata.
+
+    Args:
+        checkpoint: `saver.get_tuple(config)` (a `CheckpointTuple` or None) or a
+            `StateSnapshot`: anything with `metadata`.
+    """
+    metadata = getattr(checkpoint, "metadata", None) or {}
     mode = metadata.get(MODE_KEY)
     return mode if isinstance(mode, str) else None
 

@@ -171,6 +171,8 @@ class StreamRenderer:
             while len(word) > self.width:
                 pieces.append(word[: self.width] + "\n")
                 word = word[self.width :]
+            if column + len(word) > self.width:
+                word = word[: self.width - column]  # only trailing spaces go
             pieces.append(word)
             column += len(word)
         out = "".join(pieces)
@@ -457,8 +459,20 @@ class StreamRenderer:
             parts.append(f"critical steps {swarm['critical_steps']}")
         if self.values is not None:
             parts.append(usage_text(summarize(self.values)["usage"]))
-        self.note("; ".join(parts))
+        for row in _pack(parts, "; ", self.width):
+            self.note(row)
         return _text(self.final_message.content) if self.final_message else ""
+
+
+def _pack(parts: list[str], sep: str, width: int | None) -> list[str]:
+    """Join `parts` with `sep` into as few rows of at most `width` columns as it takes."""
+    rows: list[str] = []
+    for part in parts:
+        if rows and (width is None or len(rows[-1]) + len(sep) + len(part) <= width):
+            rows[-1] += sep + part
+        else:
+            rows.append(part)
+    return rows
 
 
 def _words(text: str) -> list[str]:

@@ -120,9 +120,9 @@ class SwarmBoard:
                 if getattr(message, "tool_call_chunks", None):
                     line.state = "calling"
                 elif message.additional_kwargs.get("reasoning_content"):
-                    line.state = "thinking"
+                    line.state, line.tool = "thinking", ""
                 elif message.content:
-                    line.state = "writing"
+                    line.state, line.tool = "writing", ""
         elif mode == "updates" and isinstance(data, dict):
             for update in data.values():
                 messages = update.get("messages") if isinstance(update, dict) else None
@@ -187,6 +187,9 @@ def _outcome(data: dict[str, Any]) -> str:
     if data.get("event") == "error" or data.get("status") == "error":
         return f": {_flat(data.get('error') or 'failed')}"
     bits = []
+    steps = data.get("steps")
+    if isinstance(steps, int):
+        bits.append(f"{steps} step{'' if steps == 1 else 's'}")
     calls = data.get("tool_calls")
     if isinstance(calls, int) and calls:
         bits.append(f"{calls} tool call{'' if calls == 1 else 's'}")
