@@ -101,7 +101,7 @@ def _emulator_model(emu: Emulator, dialect: str, **kwargs: Any) -> ChatKimi:
 
 
 def stream_graph(
-    graph: CompiledStateGraph,
+    graph: CompiledStateGraph[Any, Any, Any, Any],
     task: str,
     renderer: StreamRenderer | JsonRenderer,
     *,
@@ -137,7 +137,7 @@ def stream_graph(
 
 def build_graph(
     mode: str, model: Any, tools: list[Any] | None, *, checkpointer: Any = None
-) -> CompiledStateGraph:
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build the graph of `mode`; agent and swarm get `tools`."""
     from kimi_graph.modes import create_graph
 

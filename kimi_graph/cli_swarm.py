@@ -70,7 +70,8 @@ class SwarmBoard:
         self._by_id.clear()
         self._by_ns.clear()
         for call in calls:
-            args = call.get("args") if isinstance(call.get("args"), dict) else {}
+            raw = call.get("args")
+            args: dict[str, Any] = raw if isinstance(raw, dict) else {}
             role = str(args.get("role") or "") or f"sub-agent {len(self.lines) + 1}"
             line = SubagentLine(id=str(call.get("id") or ""), role=role, index=len(self.lines))
             self.lines.append(line)

@@ -9,6 +9,7 @@ not the whole sentence).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from kimi_graph.arithmetic import evaluate
 
@@ -134,7 +135,7 @@ def named_thing(text: str) -> str | None:
     return place.group(1) if place else None
 
 
-def is_calculator(name: str, params: dict) -> bool:
+def is_calculator(name: str, params: dict[str, Any]) -> bool:
     """Whether a tool evaluates expressions: its name says so or it takes an expression.
 
     Args:
