@@ -3,6 +3,9 @@
 ```
 kimi-graph run --mode swarm "task"      # stream a run against KIMI_BASE_URL / Moonshot
 kimi-graph run --emulator --mode agent "task"   # the same, offline
+kimi-graph run --json --emulator "task"  # JSON lines, the summary last
+kimi-graph run --checkpoint runs.db --thread t1 -m swarm "task"  # durable
+kimi-graph run --checkpoint runs.db --thread t1   # resume t1 after a crash
 kimi-graph demo                          # all four modes on the bundled emulator
 kimi-graph emulate --port 8000           # serve the K2.5 emulator
 kimi-graph serve --port 8080             # the four modes as an OpenAI-compatible endpoint
@@ -10,6 +13,9 @@ kimi-graph serve --port 8080             # the four modes as an OpenAI-compatibl
 
 Errors (no endpoint or key, HTTP errors, a server that cannot be reached) end in one
 line on stderr and exit status 1.
+
+The module imports only the standard library at start (`kimi-graph --help` stays fast):
+LangChain, LangGraph and the server are imported by the command that needs them.
 """
 
 from __future__ import annotations
@@ -20,19 +26,39 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.tools import tool
-
 from kimi_graph._urls import redact_url
 from kimi_graph._version import __version__
-from kimi_graph.arithmetic import evaluate
-from kimi_graph.chat_models import ChatKimi
-from kimi_graph.cli_render import StreamRenderer
-from kimi_graph.config import ConfigError, model_from_env, validation_reason
+from kimi_graph.emulator.config import DIALECTS
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
 
+    from kimi_graph.chat_models import ChatKimi
+    from kimi_graph.cli_json import JsonRenderer
+    from kimi_graph.cli_render import StreamRenderer
     from kimi_graph.emulator import Emulator
+
+#: Names this module used to import eagerly, still importable from it (on first use).
+_LAZY = {
+    "ChatKimi": "kimi_graph.chat_models",
+    "ConfigError": "kimi_graph.config",
+    "model_from_env": "kimi_graph.config",
+    "validation_reason": "kimi_graph.config",
+    "StreamRenderer": "kimi_graph.cli_render",
+    "calculator": "kimi_graph.cli_tools",
+    "demo_tools": "kimi_graph.cli_tools",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    home = _LAZY.get(name)
+    if home is None:
+        msg = f"module 'kimi_graph.cli' has no attribute {name!r}"
+        raise AttributeError(msg)
+    return getattr(importlib.import_module(home), name)
+
 
 MODES = ("instant", "thinking", "agent", "swarm")
 
@@ -59,6 +85,7 @@ def _start_emulator(dialect: str) -> Emulator:
 
 
 def _emulator_model(emu: Emulator, dialect: str, **kwargs: Any) -> ChatKimi:
+    from kimi_graph.chat_models import ChatKimi
     from kimi_graph.emulator import BACKEND_OF_DIALECT
 
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
@@ -71,43 +98,37 @@ def _emulator_model(emu: Emulator, dialect: str, **kwargs: Any) -> ChatKimi:
     )
 
 
-# ---------------------------------------------------------------------- demo tools
-
-
-@tool
-def calculator(expression: str) -> str:
-    """Evaluate an arithmetic expression, e.g. `17 * 23 + 4`.
-
-    Supports + - * / // % ** and parentheses on integers and decimals.
-
-    Args:
-        expression: The arithmetic expression.
-    """
-    try:
-        return str(evaluate(expression))
-    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError) as err:
-        return f"Error: cannot evaluate {expression!r}: {err}"
-
-
-def demo_tools() -> list[Any]:
-    """The demo's tools: `calculator` and the `run_python` sandbox (no network needed)."""
-    from kimi_graph.tools import run_python
-
-    return [calculator, run_python]
-
-
 # ---------------------------------------------------------------------- running
 
 
 def stream_graph(
-    graph: CompiledStateGraph, task: str, renderer: StreamRenderer, *, show_task: bool = True
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    task: str,
+    renderer: StreamRenderer | JsonRenderer,
+    *,
+    show_task: bool = True,
+    config: dict[str, Any] | None = None,
+    inputs: dict[str, Any] | None = None,
+    resume: bool = False,
 ) -> str:
-    """Stream one run of `graph` on `task` through `renderer`; return the final answer."""
-    if show_task:
+    """Stream one run of `graph` through `renderer`; return the final answer.
+
+    Args:
+        graph: A mode graph.
+        task: The user's task (the input unless `inputs` or `resume` is given).
+        renderer: Where the events go.
+        show_task: Echo the task first.
+        config: The run's config (a checkpointed thread).
+        inputs: The graph's input; default: the task as a user message.
+        resume: Resume the thread's unfinished run (input None).
+    """
+    if show_task and task:
         renderer.user(task)
+    payload = None if resume else (inputs or {"messages": [("user", task)]})
     events = graph.stream(
-        {"messages": [("user", task)]},
-        stream_mode=["messages", "updates", "custom"],
+        payload,
+        config,  # type: ignore[arg-type]
+        stream_mode=["messages", "updates", "custom", "values"],
         subgraphs=True,
     )
     for event in events:
@@ -115,39 +136,100 @@ def stream_graph(
     return renderer.finish()
 
 
-def build_graph(mode: str, model: Any, tools: list[Any] | None) -> CompiledStateGraph:
+def build_graph(
+    mode: str, model: Any, tools: list[Any] | None, *, checkpointer: Any = None
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build the graph of `mode`; agent and swarm get `tools`."""
     from kimi_graph.modes import create_graph
 
-    return create_graph(mode, model=model, tools=tools if mode in ("agent", "swarm") else None)
+    options: dict[str, Any] = {} if checkpointer is None else {"checkpointer": checkpointer}
+    return create_graph(
+        mode, model=model, tools=tools if mode in ("agent", "swarm") else None, **options
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     task = " ".join(args.task).strip()
     if task == "-":
         task = sys.stdin.read().strip()
-    if not task:
+    if not task and not args.checkpoint:
         msg = 'no task given: kimi-graph run --mode MODE "your task"'
         raise CLIError(msg)
+    if not args.checkpoint:
+        return _run_once(args, task, None, None)
+    from kimi_graph.cli_checkpoint import ResumeError, new_thread_id, open_checkpointer
+
+    thread = args.thread or new_thread_id()
+    try:
+        with open_checkpointer(args.checkpoint) as saver:
+            return _run_once(args, task, saver, thread)
+    except ResumeError as err:
+        raise CLIError(str(err)) from None
+
+
+def _run_once(args: argparse.Namespace, task: str, saver: Any, thread: str | None) -> int:
+    """One run of `kimi-graph run`: on a checkpointed thread when `saver` is given."""
+    from kimi_graph import config as endpoint
+
     emu = _start_emulator(args.dialect) if args.emulator else None
     try:
         extra = {"model": args.model} if args.model else {}
         if emu is not None:
             model = _emulator_model(emu, args.dialect, **extra)
         else:
-            model = model_from_env(**extra)
+            model = endpoint.model_from_env(**extra)
+        mode = args.mode or "thinking"
+        config: dict[str, Any] | None = None
+        if saver is not None:
+            mode, config = _thread_config(args, saver, thread or "")
         tools = None
-        if args.mode in ("agent", "swarm"):
+        if mode in ("agent", "swarm"):
             from kimi_graph.tools import default_tools
 
             tools = default_tools()
-        graph = build_graph(args.mode, model, tools)
-        renderer = StreamRenderer(sys.stdout, color=False if args.no_color else None)
-        stream_graph(graph, task, renderer)
+        graph = build_graph(mode, model, tools, checkpointer=saver)
+        resume = False
+        if config is not None:
+            from kimi_graph.cli_checkpoint import run_input
+
+            state = graph.get_state(config)  # type: ignore[arg-type]
+            resume = run_input(state, task, thread or "", args.checkpoint) is None
+        renderer = _renderer(args, thread)
+        if thread is not None and not args.json:
+            verb = "resuming" if resume else "thread"
+            renderer.note(
+                f"{verb} {thread} in {args.checkpoint} ({mode} mode); to resume after a "
+                f"crash, run the same command without the task and with --thread {thread}"
+            )
+        stream_graph(graph, task, renderer, config=config, resume=resume)
     finally:
         if emu is not None:
             emu.stop()
     return 0
+
+
+def _thread_config(args: argparse.Namespace, saver: Any, thread: str) -> tuple[str, dict[str, Any]]:
+    """The mode and config of a run on a checkpointed thread (the mode it ran in)."""
+    from kimi_graph.cli_checkpoint import MODE_KEY, ResumeError, stored_mode
+
+    config: dict[str, Any] = {"configurable": {"thread_id": thread}}
+    before = stored_mode(saver.get_tuple(config))
+    mode = args.mode or before or "thinking"
+    if before is not None and mode != before:
+        msg = f"thread {thread} ran in {before} mode, not {mode}: leave out --mode or match it"
+        raise ResumeError(msg)
+    config["metadata"] = {MODE_KEY: mode}
+    return mode, config
+
+
+def _renderer(args: argparse.Namespace, thread: str | None) -> StreamRenderer | JsonRenderer:
+    if args.json:
+        from kimi_graph.cli_json import JsonRenderer
+
+        return JsonRenderer(sys.stdout, thread_id=thread)
+    from kimi_graph.cli_render import StreamRenderer
+
+    return StreamRenderer(sys.stdout, color=False if args.no_color else None, width=args.width)
 
 
 DEMO_STEPS: tuple[tuple[str, str, str], ...] = (
@@ -182,6 +264,10 @@ DEMO_STEPS: tuple[tuple[str, str, str], ...] = (
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from kimi_graph.cli_render import StreamRenderer
+    from kimi_graph.cli_tools import demo_tools
+    from kimi_graph.config import model_from_env
+
     renderer_color = False if args.no_color else None
     base_url = os.environ.get("KIMI_BASE_URL")
     emu = None if base_url else _start_emulator("moonshot")
@@ -253,10 +339,26 @@ def _non_negative(value: str) -> float:
     return number
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of `kimi-graph`."""
-    from kimi_graph.emulator import DIALECTS
+#: The `serve` command's one-line help, for the light parser (kimi_graph/serve/command.py).
+SERVE_HELP = "serve the four modes as an OpenAI-compatible endpoint"
 
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 20:
+        msg = f"must be >= 20 columns, got {value}"
+        raise argparse.ArgumentTypeError(msg)
+    return number
+
+
+def build_parser(*, serve: bool = True) -> argparse.ArgumentParser:
+    """The argument parser of `kimi-graph`.
+
+    Args:
+        serve: Build the `serve` command's own arguments, which imports the server
+            (about a second); False lists `serve` with its help line only, for
+            command lines that do not run it.
+    """
     parser = argparse.ArgumentParser(
         prog="kimi-graph",
         description="Kimi K2.5 in four modes (instant, thinking, agent, swarm) as LangGraph "
@@ -273,8 +375,18 @@ def build_parser() -> argparse.ArgumentParser:
         "progress and the answer. The endpoint comes from KIMI_BASE_URL, "
         "MOONSHOT_API_KEY/KIMI_API_KEY and KIMI_BACKEND, or --emulator.",
     )
-    run.add_argument("--mode", "-m", choices=MODES, default="thinking", help="default: thinking")
-    run.add_argument("task", nargs="+", help='the task (quote it); "-" reads it from stdin')
+    run.add_argument(
+        "--mode",
+        "-m",
+        choices=MODES,
+        default=None,
+        help="default: thinking (a resumed thread: the mode it ran in)",
+    )
+    run.add_argument(
+        "task",
+        nargs="*",
+        help='the task (quote it); "-" reads it from stdin; none: resume --thread',
+    )
     run.add_argument("--model", help="model id (default: kimi-k2.5)")
     run.add_argument(
         "--emulator", action="store_true", help="run on an in-process K2.5 emulator (offline)"
@@ -286,6 +398,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="server dialect the emulator speaks (with --emulator; default: moonshot)",
     )
     run.add_argument("--no-color", action="store_true", help="no ANSI styles (also NO_COLOR)")
+    run.add_argument(
+        "--json",
+        action="store_true",
+        help="JSON lines (reasoning, answer, tool calls, sub-agent events), then a final "
+        "line with the answer, reasoning, sub-agent records and token usage",
+    )
+    run.add_argument(
+        "--width",
+        type=_positive_int,
+        help="columns the output fits in (default: the terminal's width; none when piped)",
+    )
+    run.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help="save every step in this SQLite file, so a crashed run can be resumed",
+    )
+    run.add_argument(
+        "--thread",
+        metavar="ID",
+        help="the thread in --checkpoint (default: a new one); with no task: resume it",
+    )
     run.set_defaults(handler=_cmd_run)
 
     demo = commands.add_parser(
@@ -321,9 +454,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     emulate.set_defaults(handler=_cmd_emulate)
 
-    from kimi_graph.serve.command import add_serve_command
+    if serve:
+        from kimi_graph.serve.command import add_serve_command
 
-    add_serve_command(commands)
+        add_serve_command(commands)
+    else:
+        commands.add_parser("serve", help=SERVE_HELP, add_help=False)
     return parser
 
 
@@ -332,7 +468,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def describe_error(err: BaseException) -> str:
     """One line saying what went wrong, for the user."""
+    if isinstance(err, CLIError):
+        return str(err)
     import openai
+
+    from kimi_graph.config import ConfigError, validation_reason
 
     if isinstance(err, openai.APIStatusError):
         body = err.body
@@ -350,7 +490,7 @@ def describe_error(err: BaseException) -> str:
             f"cannot reach {redact_url(err.request.url)}{reason}. Is the server running? "
             "Check KIMI_BASE_URL, or use --emulator."
         )
-    if isinstance(err, (CLIError, ConfigError)):
+    if isinstance(err, ConfigError):
         return str(err)
     if isinstance(err, ValueError):
         return validation_reason(err)
@@ -371,8 +511,14 @@ def root_cause(err: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `kimi-graph`; return the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(serve="serve" in words)
+    args = parser.parse_args(words)
+    if args.command == "run":
+        if args.thread and not args.checkpoint:
+            parser.error("--thread needs --checkpoint PATH (the SQLite file of the thread)")
+        if not args.task and not args.checkpoint:
+            parser.error("the following arguments are required: task")
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)

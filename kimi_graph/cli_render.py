@@ -6,21 +6,31 @@
 - `messages` of the root graph: reasoning tokens (dimmed) and answer tokens;
 - `updates` of the root graph: tool calls (name and arguments) and tool results
   (clipped), each on its own line, and any part of a final answer not yet streamed;
-- `custom` sub-agent events of the swarm: a progress bar (redrawn in place on a
-  terminal, one line per finished sub-agent otherwise).
+- `custom` sub-agent events of the swarm and the events of each sub-agent's nested
+  graph (namespace `subagent:<task id>`): on a terminal, a live block redrawn in place
+  (a progress bar, then one line per sub-agent with its role, step, current tool call
+  and state, `kimi_graph.cli_swarm`); otherwise one line per sub-agent step with a tool
+  call and one per finished sub-agent. When a round ends, each sub-agent's result line
+  names it, in the order the orchestrator assigned them;
+- `values` of the root graph: the final state, for the summary (token usage, critical
+  steps).
 
-Sub-agents' own tokens (the swarm's `subagent` node, or any nested namespace) are not
-printed: they run in parallel and would interleave.
+Sub-agents' own tokens are not printed: they run in parallel and would interleave. With
+a `width` (a terminal's by default) every line is clipped or wrapped to fit it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from typing import Any, TextIO
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+
+from kimi_graph.cli_summary import summarize, usage_text
+from kimi_graph.cli_swarm import SwarmBoard, fit
 
 __all__ = ["StreamRenderer", "clip", "use_color"]
 
@@ -32,6 +42,8 @@ YELLOW = "\033[33m"
 CYAN = "\033[36m"
 RESET = "\033[0m"
 CLEAR_LINE = "\r\033[K"
+#: Move the cursor up N lines to their start, then erase to the end of the screen.
+ERASE_UP = "\033[{n}F\033[J"
 
 #: Nodes of the root graph whose output gets a `[node]` header (the swarm's steps).
 SECTION_NODES = ("orchestrator", "synthesis")
@@ -85,14 +97,28 @@ class StreamRenderer:
         out: Where to write (a terminal or any text stream).
         color: Use ANSI styles; None decides from `out` and `NO_COLOR`.
         tool_result_chars: Characters of a tool result shown.
+        width: Columns every line must fit in; None: the terminal's width (`COLUMNS`
+            wins) when `out` is a terminal, else no limit.
     """
 
     def __init__(
-        self, out: TextIO, *, color: bool | None = None, tool_result_chars: int = 200
+        self,
+        out: TextIO,
+        *,
+        color: bool | None = None,
+        tool_result_chars: int = 200,
+        width: int | None = None,
     ) -> None:
         self.out = out
         self.color = use_color(out) if color is None else color
         self.tty = _isatty(out)
+        if width is None and self.tty:
+            width = shutil.get_terminal_size().columns
+        self.width = max(20, width) if width else None
+        self._column = 0
+        self.board = SwarmBoard()
+        self._block = 0
+        self.values: dict[str, Any] | None = None
         self.tool_result_chars = tool_result_chars
         self._at_line_start = True
         self._segment: tuple[str | None, str] | None = None
@@ -126,15 +152,42 @@ class StreamRenderer:
         self._at_line_start = text.endswith("\n")
         self.out.flush()
 
+    def _stream(self, text: str, *styles: str) -> None:
+        """Write streamed prose, wrapped at word boundaries to fit `width`."""
+        if self.width is None:
+            self._write(self._style(text, *styles))
+            return
+        pieces: list[str] = []
+        column = 0 if self._at_line_start else self._column
+        for word in _words(text):
+            if word == "\n":
+                pieces.append("\n")
+                column = 0
+                continue
+            if column + len(word.rstrip()) > self.width and column:
+                pieces.append("\n")
+                column = 0
+                word = word.lstrip() or word
+            while len(word) > self.width:
+                pieces.append(word[: self.width] + "\n")
+                word = word[self.width :]
+            if column + len(word) > self.width:
+                word = word[: self.width - column]  # only trailing spaces go
+            pieces.append(word)
+            column += len(word)
+        out = "".join(pieces)
+        self._write("\n".join(self._style(row, *styles) for row in out.split("\n")))
+        self._column = column
+
     def _end_line(self) -> None:
         if not self._at_line_start:
             self._write("\n")
         self._segment = None
 
     def line(self, text: str = "", *styles: str) -> None:
-        """Write `text` on a line of its own."""
+        """Write `text` on a line of its own (clipped to `width`)."""
         self._end_line()
-        self._write(self._style(text, *styles) + "\n")
+        self._write(self._style(fit(text, self.width), *styles) + "\n")
         self._show_bar()
 
     def heading(self, text: str) -> None:
@@ -162,7 +215,13 @@ class StreamRenderer:
             namespace, (mode, data) = (), event
         else:
             return
-        if mode == "messages":
+        namespace = tuple(namespace)
+        if namespace and mode in ("messages", "updates"):
+            self._on_nested(namespace, mode, data)
+        elif mode == "values":
+            if not namespace and isinstance(data, dict):
+                self.values = data
+        elif mode == "messages":
             self._on_message(tuple(namespace), data)
         elif mode == "updates":
             self._on_update(tuple(namespace), data)
@@ -182,11 +241,11 @@ class StreamRenderer:
         reasoning = _reasoning(message)
         if reasoning:
             self._enter(key, "reasoning")
-            self._write(self._style(reasoning, DIM))
+            self._stream(reasoning, DIM)
         text = _text(message.content)
         if text:
             self._enter(key, "answer")
-            self._write(text)
+            self._stream(text)
             self._streamed[key] = self._streamed.get(key, "") + text
 
     def _section(self, node: Any) -> None:
@@ -194,6 +253,7 @@ class StreamRenderer:
             self._end_line()
             self._close_bar()
             self._write(self._style(f"[{node}]", BOLD) + "\n")
+            self._column = 0
         if isinstance(node, str):
             self._node = node
 
@@ -202,8 +262,10 @@ class StreamRenderer:
         if self._segment == (key, kind):
             return
         self._end_line()
+        self._column = 0
         if kind == "reasoning":
             self._write(self._style("thinking: ", DIM, YELLOW))
+            self._column = len("thinking: ")
         self._segment = (key, kind)
 
     def _on_update(self, namespace: tuple[str, ...], data: Any) -> None:
@@ -239,7 +301,9 @@ class StreamRenderer:
                     for m in batch
                     if isinstance(m, ToolMessage) and m.name == ASSIGN_TASK
                 }
-                self._new_wave(sum(1 for c in assigned if c.get("id") not in refused))
+                launched = [c for c in assigned if c.get("id") not in refused]
+                self._new_wave(len(launched))
+                self.board.plan([dict(c) for c in launched])
             return
         self.final_message = message
         key = message.id or ""
@@ -248,10 +312,10 @@ class StreamRenderer:
         if not streamed:
             if text:
                 self._enter(key, "answer")
-                self._write(text)
+                self._stream(text)
         elif text.startswith(streamed) and len(text) > len(streamed):
             self._enter(key, "answer")
-            self._write(text[len(streamed) :])
+            self._stream(text[len(streamed) :])
         self._streamed[key] = text
         self._end_line()
 
@@ -270,9 +334,8 @@ class StreamRenderer:
         name = message.name or self._tool_names.get(message.tool_call_id, "tool")
         failed = message.status == "error"
         if name == ASSIGN_TASK and node == "subagent":
-            # The progress line already said it finished; show what it returned.
-            label = "failed" if failed else "result"
-            self.line(f"   <- {label}: {clip(_text(message.content), 120)}", RED if failed else DIM)
+            # Shown with the other results of its round, in plan order, when it ends.
+            self.board.on_result(message.tool_call_id, _text(message.content), failed)
             return
         style = RED if failed else GREEN
         self.line(f"<- {name}: {clip(_text(message.content), self.tool_result_chars)}", style)
@@ -287,6 +350,16 @@ class StreamRenderer:
             word = "sub-agent" if total == 1 else "sub-agents"
             self.note(f"round {self._round}: {total} {word} launched in parallel")
 
+    def _on_nested(self, namespace: tuple[str, ...], mode: str, data: Any) -> None:
+        """A sub-agent's own event: update its live line (terminal) or log its tool calls."""
+        line = self.board.on_nested(namespace, mode, data)
+        if line is None:
+            return
+        if self.tty:
+            self._redraw()
+        elif mode == "updates" and line.state == "calling" and line.tool:
+            self.line(f"  [{clip(line.role, 40)}] step {line.step} -> {line.tool}", CYAN)
+
     def _on_custom(self, data: Any) -> None:
         if not isinstance(data, dict):
             self.note(f"[custom] {clip(data, 160)}")
@@ -295,39 +368,26 @@ class StreamRenderer:
             self.note(f"[custom] {clip(json.dumps(data, default=str), 160)}")
             return
         event = data.get("event")
+        line = self.board.on_progress(data)
         if event == "start":
             self._running += 1
             self._total = max(self._total, self._done + self._running)
-            self._show_bar()
+            self._redraw()
             return
         if event not in ("finish", "error"):
             return
         self._running = max(0, self._running - 1)
         self._done += 1
         self.subagents_done += 1
-        failed = event == "error" or data.get("status") == "error"
-        if failed:
+        if line.failed:
             self._failed += 1
             self.subagents_failed += 1
-        role = data.get("role") or data.get("id") or "sub-agent"
-        if failed:
-            status = self._style("FAIL", RED)
-            detail = f": {clip(data.get('error') or 'failed', 120)}"
-        else:
-            status = self._style("ok", GREEN)
-            steps = data.get("steps")
-            elapsed = data.get("elapsed_s")
-            bits = []
-            if steps is not None:
-                bits.append(f"{steps} step{'' if steps == 1 else 's'}")
-            if elapsed is not None:
-                bits.append(f"{float(elapsed):.2f}s")
-            detail = f" ({', '.join(bits)})" if bits else ""
+        if self.tty:
+            self._redraw()  # the sub-agent's live line says it finished
+            return
+        status = self._style("FAIL" if line.failed else "ok", RED if line.failed else GREEN)
         self._end_line()
-        self._hide_bar()
-        prefix = "" if self.tty else f"{self._bar_text()}  "
-        self._write(f"  {prefix}{status} {clip(role, 40)}{detail}\n")
-        self._show_bar()
+        self.line(f"  {self._bar_text()}  {status} {clip(line.role, 40)}{line.detail}")
 
     def _bar_text(self) -> str:
         total = max(self._total, 1)
@@ -338,42 +398,56 @@ class StreamRenderer:
             text += f", {self._running} running"
         return text
 
+    def _block_lines(self) -> list[str]:
+        return [fit(self._bar_text(), self.width), *self.board.live_lines(self.width)]
+
+    def _redraw(self) -> None:
+        self._hide_bar()
+        self._show_bar()
+
     def _show_bar(self) -> None:
-        """Draw the progress bar on the last line (terminals only)."""
-        if not self.tty or not self._total or self._done >= self._total and not self._running:
+        """Draw the live block (bar and sub-agent lines) below the output (terminals only)."""
+        if not self.tty or not self._total or not self._at_line_start:
             return
-        if not self._at_line_start:
-            return
-        self.out.write(CLEAR_LINE + self._style(self._bar_text(), CYAN))
+        lines = self._block_lines()
+        self.out.write("".join(self._style(text, CYAN) + "\n" for text in lines))
         self.out.flush()
-        self._bar_shown = True
+        self._block = len(lines)
 
     def _hide_bar(self) -> None:
-        if self._bar_shown:
-            self._bar_shown = False
-            self.out.write(CLEAR_LINE)
+        if self._block:
+            self.out.write(ERASE_UP.format(n=self._block))
+            self._block = 0
 
     def _close_bar(self) -> None:
-        """Print the wave's final counter as a permanent line."""
+        """End a round: its final counter and sub-agent lines, then results in plan order."""
         if not self._total:
             return
         self._hide_bar()
-        text = self._bar_text()
+        lines = self._block_lines() if self.tty else [fit(self._bar_text(), self.width)]
         self._total = 0
         self._end_line()
-        self._write(self._style(text, CYAN) + "\n")
+        for text in lines:
+            self._write(self._style(text, CYAN) + "\n")
+        for text, failed in self.board.result_lines(self.width):
+            self._write(self._style(text, RED if failed else DIM) + "\n")
+        self.board = SwarmBoard()
 
     # ------------------------------------------------------------------ the end
 
     def finish(self) -> str:
-        """End the output with a summary line; return the final answer's text."""
+        """End the output with a summary line; return the final answer's text.
+
+        The summary has the time, the sub-agents and rounds, the swarm's critical steps
+        and the token usage (input, of which cached, and output) of the run.
+        """
         self._end_line()
         self._close_bar()
         elapsed = time.perf_counter() - self._started
-        summary = f"done in {elapsed:.1f}s"
+        parts = [f"done in {elapsed:.1f}s"]
         if self.subagents_done:
-            summary += (
-                f"; {self.subagents_done} sub-agents, {self.subagents_failed} failed"
+            parts.append(
+                f"{self.subagents_done} sub-agents, {self.subagents_failed} failed"
                 f" over {self._round} round{'' if self._round == 1 else 's'}"
             )
         swarm = (
@@ -382,6 +456,40 @@ class StreamRenderer:
             else None
         )
         if isinstance(swarm, dict) and swarm.get("critical_steps") is not None:
-            summary += f"; critical steps {swarm['critical_steps']}"
-        self.note(summary)
+            parts.append(f"critical steps {swarm['critical_steps']}")
+        if self.values is not None:
+            parts.append(usage_text(summarize(self.values)["usage"]))
+        for row in _pack(parts, "; ", self.width):
+            self.note(row)
         return _text(self.final_message.content) if self.final_message else ""
+
+
+def _pack(parts: list[str], sep: str, width: int | None) -> list[str]:
+    """Join `parts` with `sep` into as few rows of at most `width` columns as it takes."""
+    rows: list[str] = []
+    for part in parts:
+        if rows and (width is None or len(rows[-1]) + len(sep) + len(part) <= width):
+            rows[-1] += sep + part
+        else:
+            rows.append(part)
+    return rows
+
+
+def _words(text: str) -> list[str]:
+    """Split prose into words with their trailing spaces, and newlines on their own."""
+    out: list[str] = []
+    for i, row in enumerate(text.split("\n")):
+        if i:
+            out.append("\n")
+        word = ""
+        for char in row:
+            if char == " " and word and not word.endswith(" "):
+                word += char
+                continue
+            if char != " " and word.endswith(" "):
+                out.append(word)
+                word = ""
+            word += char
+        if word:
+            out.append(word)
+    return out

@@ -18,17 +18,24 @@ from kimi_graph.emulator.platform import (
     web_search_arguments,
 )
 from kimi_graph.emulator.schema import (
+    call_syntax_args,
     clip,
     source_from_message,
     synthesize_arguments,
     value_for,
 )
+from kimi_graph.emulator.teacher import is_calculator, listed_items
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*]|\d+[.)])\s+(.+?)\s*$", re.MULTILINE)
 _ARITH_PREFIX = re.compile(
     r"^(?:what\s+is|what's|whats|calculate|compute|evaluate|how\s+much\s+is)\s+", re.IGNORECASE
 )
 _ARITH_BODY = re.compile(r"^[\d\s.+\-*/%()x×^]+$")
+#: What a canned answer says about where it comes from.
+EMULATOR_NOTE = (
+    "this is a scripted reply from kimi-graph's K2.5 emulator, not from the model; "
+    "point KIMI_BASE_URL at a real K2.5 endpoint for a real answer."
+)
 _ROLES = ("researcher", "analyst", "writer", "reviewer", "planner", "engineer")
 
 
@@ -208,8 +215,12 @@ def _plan_calls(
                 (task_tool, a) for a in _swarm_calls(task_tool, functions[task_tool], items, d.text)
             ]
         else:
-            names = _relevant_tools(d.text, functions) or _instructed_tools(system_text, functions)
-            calls = [(name, None) for name in names]
+            names = (
+                _relevant_tools(d.text, functions)
+                or _instructed_tools(system_text, functions)
+                or _calculator_for(d.text, functions)
+            )
+            calls = _fan_out(names, d.text, functions) or [(name, None) for name in names]
     if isinstance(tool_choice, dict):
         forced = (tool_choice.get("function") or {}).get("name")
         if isinstance(forced, str) and forced in functions:
@@ -218,6 +229,45 @@ def _plan_calls(
     elif tool_choice == "required" and not calls and functions:
         calls = [(next(iter(functions)), None)]
     return calls
+
+
+def _calculator_for(text: str, functions: dict[str, dict]) -> list[str]:
+    """A calculator tool for a plain arithmetic question (`what is 2+3*4?`), if offered."""
+    if arithmetic_answer(text) is None:
+        return []
+    return [name for name, params in functions.items() if is_calculator(name, params)][:1]
+
+
+def _fan_out(
+    names: list[str], text: str, functions: dict[str, dict]
+) -> list[tuple[str, dict | None]]:
+    """Parallel calls of one tool over an "X and Y" list ("weather in Paris and Rome").
+
+    Only when exactly one tool is called, the message does not spell its arguments
+    (`name(...)`) and the tool takes the listed things (a string property other than
+    `code`, or a number for a list of numbers).
+    """
+    if len(names) != 1:
+        return []
+    name = names[0]
+    params = functions.get(name, {})
+    if call_syntax_args(text, name, params):
+        return []
+    items = listed_items(text, exclude=frozenset(functions))
+    if len(items) < 2 or not _takes_items(params, items):
+        return []
+    return [(name, synthesize_arguments(params, name, text, text=item)) for item in items]
+
+
+def _takes_items(params: dict, items: list[str]) -> bool:
+    numeric = all(re.fullmatch(r"-?\d+(?:\.\d+)?", item) for item in items)
+    for key, prop in (params.get("properties") or {}).items():
+        kind = prop.get("type") if isinstance(prop, dict) else None
+        if kind in ("string", None) and key != "code":
+            return True
+        if numeric and kind in ("integer", "number"):
+            return True
+    return False
 
 
 def _reasoning(question: str, images: int, names: list[str], results: int) -> str:
@@ -248,12 +298,9 @@ def _answer(d: Directives, question: str, results: list[str], images: int) -> st
         if number is not None:
             text = number
         elif question:
-            text = (
-                f'Here is my answer to "{clip(question, 80)}": I considered the question '
-                "carefully, and this short reply addresses it directly."
-            )
+            text = f'Here is my answer to "{clip(question, 80)}": {EMULATOR_NOTE}'
         else:
-            text = "Here is my answer: I considered the request carefully and replied directly."
+            text = f"Here is my answer: {EMULATOR_NOTE}"
     if images:
         text = f"I see {images} image{'s' if images != 1 else ''}. {text}"
     return text

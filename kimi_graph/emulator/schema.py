@@ -5,8 +5,15 @@ from __future__ import annotations
 import ast
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from kimi_graph.emulator.teacher import (
+    EXPRESSION_FIELDS,
+    FREE_TEXT_FIELDS,
+    arithmetic_expression,
+    named_thing,
+)
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
 _QUOTED = re.compile(r'"([^"\n]+)"')
@@ -56,11 +63,17 @@ class Source:
         text: Text used for string fields.
         number: Number used for numeric fields (``None``: 1).
         code: Text used for a field named ``code``.
+        thing: The one thing the message names (``"Paris"``), used for string fields
+            that do not take free text (``city``, ``name``); ``None``: ``text``.
+        expression: The message's arithmetic expression, used for fields named like
+            ``expression``; ``None``: ``text``.
     """
 
     text: str
     number: int | float | None
     code: str
+    thing: str | None = None
+    expression: str | None = None
 
 
 def source_from_message(message: str, noise: tuple[str, ...] = ()) -> Source:
@@ -83,8 +96,14 @@ def source_from_message(message: str, noise: tuple[str, ...] = ()) -> Source:
         text = clip(text, 200) or message
     number = first_number(message)
     fenced = _FENCED.search(message)
-    code = fenced.group(1).strip() if fenced else f"print({number if number is not None else 1})"
-    return Source(text=clip(text, 200), number=number, code=code)
+    expression = arithmetic_expression(quoted.group(1) if quoted else message)
+    if fenced:
+        code = fenced.group(1).strip()
+    elif expression is not None:
+        code = f"print({expression.replace('×', '*').replace('^', '**')})"
+    else:
+        code = f"print({number if number is not None else 1})"
+    return Source(text=clip(text, 200), number=number, code=code, expression=expression)
 
 
 def _resolve(schema: Any, root: dict) -> dict:
@@ -178,7 +197,12 @@ def value_for(
     if kind == "string":
         if name == "code":
             return src.code
-        text = _FORMATS.get(str(schema.get("format")), src.text)
+        text = src.text
+        if name in EXPRESSION_FIELDS and src.expression is not None:
+            text = src.expression
+        elif name is not None and name not in FREE_TEXT_FIELDS and src.thing is not None:
+            text = src.thing
+        text = _FORMATS.get(str(schema.get("format")), text)
         min_len = schema.get("minLength")
         if isinstance(min_len, int) and len(text) < min_len:
             text = text + "x" * (min_len - len(text))
@@ -269,7 +293,8 @@ def synthesize_arguments(
         The arguments: required fields and optional ones without a default.
     """
     params = params if isinstance(params, dict) else {}
-    src = source_from_message(text if text is not None else message, (tool_name,))
+    source = text if text is not None else message
+    src = replace(source_from_message(source, (tool_name,)), thing=named_thing(source))
     args = value_for(params, src, root=params, fill_optional=False)
     if not isinstance(args, dict):
         args = {}

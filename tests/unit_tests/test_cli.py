@@ -276,7 +276,7 @@ def test_renderer_progress_counts_failures() -> None:
     assert "sub-agents 1/3 done, 0 failed, 2 running  ok a" in text
     assert "sub-agents 2/3 done, 1 failed, 1 running  FAIL b: boom" in text
     assert "[####################] sub-agents 3/3 done, 1 failed\n" in text
-    assert "<- failed: Error: boom" in text
+    assert "<- [b] failed: Error: boom" in text
     assert "3 sub-agents, 1 failed over 1 round" in text
     assert "SUBAGENT-TOKEN" not in text
 

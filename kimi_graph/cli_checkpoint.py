@@ -1,0 +1,100 @@
+"""`kimi-graph run --checkpoint PATH --thread ID`: durable runs in SQLite, and resuming them.
+
+A run with `--checkpoint` saves every step of its graph (swarm sub-agents included) in
+the SQLite file under the thread `--thread` (a new id when not given). When the process
+dies, the same command without a task resumes the thread where it stopped: LangGraph
+re-runs only the unfinished steps (`graph.invoke(None, config)`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+__all__ = ["MODE_KEY", "ResumeError", "new_thread_id", "open_checkpointer", "run_input"]
+
+#: Key of the run's mode in the checkpoint metadata (a resume uses the same mode).
+MODE_KEY = "kimi_graph_mode"
+
+
+class ResumeError(Exception):
+    """The thread cannot take this run (nothing to resume, or an unfinished run)."""
+
+
+def new_thread_id() -> str:
+    """A fresh thread id."""
+    return uuid.uuid4().hex[:12]
+
+
+@contextlib.contextmanager
+def open_checkpointer(path: str) -> Iterator[SqliteSaver]:
+    """A `SqliteSaver` on the file `path`, closed on exit.
+
+    Raises:
+        ResumeError: If `langgraph-checkpoint-sqlite` is not installed or the file
+            cannot be opened.
+    """
+    try:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+    except ImportError:
+        msg = "--checkpoint needs langgraph-checkpoint-sqlite: pip install 'kimi-graph[sqlite]'"
+        raise ResumeError(msg) from None
+    try:
+        conn = sqlite3.connect(path, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error as err:
+        msg = f"cannot open the checkpoint file {path}: {err}"
+        raise ResumeError(msg) from None
+    try:
+        yield SqliteSaver(conn)
+    finally:
+        conn.close()
+
+
+def stored_mode(checkpoint: Any) -> str | None:
+    """The mode a thread's runs used, from its latest checkpoint's metadata.
+
+    Args:
+        checkpoint: `saver.get_tuple(config)` (a `CheckpointTuple` or None) or a
+            `StateSnapshot`: anything with `metadata`.
+    """
+    metadata = getattr(checkpoint, "metadata", None) or {}
+    mode = metadata.get(MODE_KEY)
+    return mode if isinstance(mode, str) else None
+
+
+def run_input(graph_state: Any, task: str, thread_id: str, path: str) -> dict[str, Any] | None:
+    """What to stream on a thread: the task as a new message, or None to resume.
+
+    Args:
+        graph_state: `graph.get_state(config)` of the thread.
+        task: The task ("" when none was given).
+        thread_id: The thread's id (for the messages).
+        path: The checkpoint file (for the messages).
+
+    Returns:
+        `{"messages": [("user", task)]}`, or None to resume the unfinished run.
+
+    Raises:
+        ResumeError: A task for a thread with an unfinished run, or no task and
+            nothing to resume.
+    """
+    unfinished = bool(getattr(graph_state, "next", ()))
+    if task and unfinished:
+        msg = (
+            f"thread {thread_id} in {path} has an unfinished run: resume it by running the "
+            "same command without a task, or pick another --thread"
+        )
+        raise ResumeError(msg)
+    if task:
+        return {"messages": [("user", task)]}
+    if not unfinished:
+        msg = f"nothing to resume on thread {thread_id} in {path}: give a task to start a run"
+        raise ResumeError(msg)
+    return None
