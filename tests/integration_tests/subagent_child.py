@@ -1,6 +1,8 @@
 """A swarm whose sub-agents pay through a ledger, in a process of its own (kill-and-resume).
 
-Usage: python subagent_child.py BASE_URL DB_PATH THREAD_ID LEDGER (start SCRIPT | resume)
+Usage: python subagent_child.py BASE_URL STORE THREAD_ID LEDGER (start SCRIPT | resume)
+
+STORE is a SQLite file path or a ``postgresql://`` URL.
 Env HOLD=<item>: the `pay` call for that item blocks (so the process can be killed
 while its sub-agent is between steps).
 """
@@ -14,13 +16,13 @@ import time
 from pathlib import Path
 
 from langchain_core.tools import tool
-from langgraph.checkpoint.sqlite import SqliteSaver
 
 from kimi_graph import ChatKimi, create_swarm_graph
+from tests.integration_tests.swarm_child import open_saver
 
 
 def main() -> None:
-    base_url, db_path, thread_id, ledger, mode = sys.argv[1:6]
+    base_url, store, thread_id, ledger, mode = sys.argv[1:6]
 
     @tool
     def pay(item: str) -> str:
@@ -34,7 +36,7 @@ def main() -> None:
 
     llm = ChatKimi(base_url=base_url, backend="moonshot", api_key="k", max_retries=0)
     config = {"configurable": {"thread_id": thread_id}}
-    with SqliteSaver.from_conn_string(db_path) as checkpointer:
+    with open_saver(store) as checkpointer:
         graph = create_swarm_graph(llm, [pay], checkpointer=checkpointer)
         inputs = {"messages": [("user", sys.argv[6])]} if mode == "start" else None
         out = graph.invoke(inputs, config, durability="sync")

@@ -24,9 +24,17 @@ def _assign(role: str, task: str) -> str:
     return f"[[call assign_task {json.dumps({'role': role, 'task': task})}]]"
 
 
-def _child(emulator: Emulator, db: Path, ledger: Path, thread: str, *args: str, hold: str = ""):
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the child checkpoints: a SQLite file, or the test's PostgreSQL server."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return str(tmp_path / "swarm.sqlite")
+
+
+def _child(emulator: Emulator, db: str, ledger: Path, thread: str, *args: str, hold: str = ""):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HOLD": hold}
-    cmd = [sys.executable, str(CHILD), emulator.base_url("moonshot"), str(db), thread, str(ledger)]
+    cmd = [sys.executable, str(CHILD), emulator.base_url("moonshot"), db, thread, str(ledger)]
     return subprocess.Popen(
         [*cmd, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
     )
@@ -37,14 +45,14 @@ def _lines(path: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_killed_swarm_resumes_a_subagent_mid_way_and_pays_once(emulator, tmp_path) -> None:
+def test_killed_swarm_resumes_a_subagent_mid_way_and_pays_once(emulator, tmp_path, store) -> None:
     nonce = uuid.uuid4().hex[:8]
     a1, a2, b1 = f"A1-{nonce}", f"A2-{nonce}", f"B1-{nonce}"
     script = _assign(
         "buyer-a",
         f'pay [[call pay {{"item": "{a1}"}}]] [[then]] [[call pay {{"item": "{a2}"}}]]',
     ) + _assign("buyer-b", f'pay [[call pay {{"item": "{b1}"}}]]')
-    db, ledger, thread = tmp_path / "swarm.sqlite", tmp_path / "ledger.txt", f"pay-{nonce}"
+    db, ledger, thread = store, tmp_path / "ledger.txt", f"pay-{nonce}"
 
     def sub_requests(item: str) -> int:
         return sum(1 for r in emulator.requests if not r.thinking and item in r.last_user)
