@@ -23,10 +23,13 @@ import threading
 import weakref
 from collections.abc import AsyncGenerator
 from typing import Any
+from urllib.parse import urlsplit
 
 from langchain_openai.chat_models._client_utils import _resolve_socket_options
 
 from kimi_graph._limited_client import (
+    AsyncTransport,
+    RateLimitedAioHttpClient,
     RateLimitedAsyncClient,
     RateLimitedClient,
     build_async_client,
@@ -40,7 +43,7 @@ class _LoopPools:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = weakref.ref(loop)
-        self.pools: dict[tuple[Any, ...], RateLimitedAsyncClient] = {}
+        self.pools: dict[tuple[Any, ...], RateLimitedAsyncClient | RateLimitedAioHttpClient] = {}
         self.keeper: AsyncGenerator[None, None] | None = None
 
     async def close(self) -> None:
@@ -94,6 +97,7 @@ def pool_for_running_loop(
     *,
     endpoint: str | None = None,
     rate_limit: RateLimitSettings | None = None,
+    transport: AsyncTransport = "aiohttp",
 ) -> Any:
     """Return the shared async HTTP pool of the running loop for these settings.
 
@@ -103,17 +107,23 @@ def pool_for_running_loop(
         socket_options: langchain-openai's `http_socket_options`.
         endpoint: The base URL without credentials (the rate limiter's key).
         rate_limit: The rate-limit settings (None: the defaults).
+        transport: The async HTTP stack: "aiohttp" (default) or "httpx"; socket
+            options set by the user select httpx.
     """
     loop = asyncio.get_running_loop()
     options = _resolve_socket_options(socket_options)
     settings = rate_limit or RateLimitSettings()
-    key = (base_url, endpoint, repr(timeout), options, settings)
+    if transport == "aiohttp" and (socket_options is not None or _has_userinfo(base_url)):
+        transport = "httpx"  # aiohttp takes neither socket options nor URL credentials
+    elif transport == "aiohttp":
+        options = ()  # langchain-openai's default keepalive options need httpx's transport
+    key = (base_url, endpoint, repr(timeout), options, settings, transport)
     with _lock:
         entry, new = _entry_for(loop)
         pool = entry.pools.get(key)
         if pool is None or pool.is_closed:
             pool = entry.pools[key] = build_async_client(
-                base_url, endpoint or base_url or "", timeout, options, settings
+                base_url, endpoint or base_url or "", timeout, options, settings, transport
             )
     if new:
         # Parked by a task of this loop: runs the generator up to its `yield` now.
@@ -121,6 +131,13 @@ def pool_for_running_loop(
         _park_tasks.add(task)
         task.add_done_callback(_park_tasks.discard)
     return pool
+
+
+def _has_userinfo(url: str | None) -> bool:
+    try:
+        return bool(url) and urlsplit(str(url)).username is not None
+    except ValueError:
+        return False
 
 
 def open_pools() -> int:

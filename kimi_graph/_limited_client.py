@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import openai
 from langchain_openai._compat import httpx
@@ -25,6 +25,9 @@ from kimi_graph._ratelimit import (
     limiter_for,
     retry_delay,
 )
+
+AsyncTransport = Literal["aiohttp", "httpx"]
+"""The async HTTP stack under the OpenAI SDK."""
 
 #: The OpenAI SDK's pool defaults (langchain-openai uses the same).
 CONNECTION_LIMITS = httpx.Limits(
@@ -119,8 +122,8 @@ class RateLimitedClient(openai.DefaultHttpxClient):  # type: ignore[misc]
             return response
 
 
-class RateLimitedAsyncClient(openai.DefaultAsyncHttpxClient):  # type: ignore[misc]
-    """An async OpenAI SDK client whose requests share the endpoint's limiter."""
+class _AsyncLimited:
+    """`send` through the endpoint's limiter, for an async httpx client class (mixin)."""
 
     def __init__(self, *, endpoint: str, settings: RateLimitSettings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -162,6 +165,19 @@ class RateLimitedAsyncClient(openai.DefaultAsyncHttpxClient):  # type: ignore[mi
             return response
 
 
+class RateLimitedAsyncClient(_AsyncLimited, openai.DefaultAsyncHttpxClient):  # type: ignore[misc]
+    """An async OpenAI SDK client (httpx transport) sharing the endpoint's limiter."""
+
+
+class RateLimitedAioHttpClient(_AsyncLimited, openai.DefaultAioHttpClient):  # type: ignore[misc]
+    """An async OpenAI SDK client (aiohttp transport) sharing the endpoint's limiter.
+
+    aiohttp's pool costs the client about half the CPU per request of httpx's, whose
+    pool checks every idle connection on each request (O(connections)); that is what a
+    swarm of a hundred concurrent sub-agents pays for.
+    """
+
+
 def _client_kwargs(base_url: str | None, timeout: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"timeout": timeout}
     if base_url:
@@ -199,17 +215,22 @@ def build_async_client(
     timeout: Any,
     socket_options: tuple[Any, ...],
     settings: RateLimitSettings,
-) -> RateLimitedAsyncClient:
+    transport: AsyncTransport = "aiohttp",
+) -> RateLimitedAsyncClient | RateLimitedAioHttpClient:
     """Return an async client for the OpenAI SDK that goes through the shared limiter.
 
     Args:
         base_url: The API base URL.
         endpoint: The base URL without credentials (the limiter's key).
         timeout: An `httpx.Timeout` or seconds.
-        socket_options: Socket options for the transport (as langchain-openai sets).
+        socket_options: Socket options for the transport (as langchain-openai sets);
+            they need the httpx transport, which is then used.
         settings: The rate-limit settings.
+        transport: "aiohttp" (default) or "httpx".
     """
     kwargs = _client_kwargs(base_url, timeout)
+    if transport == "aiohttp" and not socket_options:
+        return RateLimitedAioHttpClient(endpoint=endpoint, settings=settings, **kwargs)
     if socket_options:
         kwargs["transport"] = httpx.AsyncHTTPTransport(
             socket_options=list(socket_options), limits=CONNECTION_LIMITS

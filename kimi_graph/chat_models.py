@@ -198,6 +198,10 @@ class ChatKimi(BaseChatOpenAI):
     """Seconds one request may spend waiting out 429s before the 429 is raised."""
     rate_limit_max_delay: float = Field(default=30.0, gt=0)
     """Cap on one wait after a 429 (a server's `Retry-After` or the doubling backoff)."""
+    async_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    """HTTP stack of async calls: aiohttp (default: about half the client CPU per
+    request of httpx, which matters for many concurrent sub-agents) or httpx. Sync
+    calls use httpx; `http_socket_options` need httpx and select it."""
 
     # Validation errors never echo the input: it holds the API key and URL credentials.
     model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
@@ -550,6 +554,7 @@ class ChatKimi(BaseChatOpenAI):
             self.http_socket_options,
             endpoint=self.endpoint,
             rate_limit=self.rate_limit_settings,
+            transport=self.async_transport,
         )
         self.root_async_client = self.root_async_client.copy(http_client=pool)
         self.async_client = self.root_async_client.chat.completions
