@@ -24,14 +24,13 @@ import weakref
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from langchain_openai.chat_models._client_utils import _resolve_socket_options
-
 from kimi_graph._limited_client import (
     RateLimitedAsyncClient,
     RateLimitedClient,
     build_async_client,
     build_sync_client,
 )
+from kimi_graph._openai_compat import resolve_socket_options
 from kimi_graph._ratelimit import RateLimitSettings
 
 
@@ -105,7 +104,7 @@ def pool_for_running_loop(
         rate_limit: The rate-limit settings (None: the defaults).
     """
     loop = asyncio.get_running_loop()
-    options = _resolve_socket_options(socket_options)
+    options = resolve_socket_options(socket_options)
     settings = rate_limit or RateLimitSettings()
     key = (base_url, endpoint, repr(timeout), options, settings)
     with _lock:
@@ -146,7 +145,7 @@ def sync_client(
         endpoint: The base URL without credentials (the rate limiter's key).
         rate_limit: The rate-limit settings.
     """
-    options = _resolve_socket_options(socket_options)
+    options = resolve_socket_options(socket_options)
     key = (base_url, endpoint, repr(timeout), options, rate_limit)
     with _lock:
         client = _sync_clients.get(key)

@@ -16,8 +16,8 @@ from functools import partial
 from typing import Any
 
 import openai
-from langchain_openai._compat import httpx
 
+from kimi_graph._openai_compat import httpx
 from kimi_graph._ratelimit import (
     EndpointLimiter,
     Outcome,
@@ -76,7 +76,7 @@ class _AsyncReleasingStream(httpx.AsyncByteStream):
             self._release()
 
 
-class RateLimitedClient(openai.DefaultHttpxClient):  # type: ignore[misc]
+class RateLimitedClient(openai.DefaultHttpxClient):
     """A sync OpenAI SDK client whose requests share the endpoint's limiter."""
 
     def __init__(self, *, endpoint: str, settings: RateLimitSettings, **kwargs: Any) -> None:
@@ -119,7 +119,7 @@ class RateLimitedClient(openai.DefaultHttpxClient):  # type: ignore[misc]
             return response
 
 
-class RateLimitedAsyncClient(openai.DefaultAsyncHttpxClient):  # type: ignore[misc]
+class RateLimitedAsyncClient(openai.DefaultAsyncHttpxClient):
     """An async OpenAI SDK client whose requests share the endpoint's limiter."""
 
     def __init__(self, *, endpoint: str, settings: RateLimitSettings, **kwargs: Any) -> None:

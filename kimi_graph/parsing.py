@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -41,7 +41,7 @@ class RawToolCall:
     name: str
     arguments: str
 
-    def parsed_args(self) -> dict | None:
+    def parsed_args(self) -> dict[str, Any] | None:
         """Return the arguments as a dict, or None if they are not a JSON object."""
         try:
             value = json.loads(self.arguments or "{}")

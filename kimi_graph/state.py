@@ -1,7 +1,9 @@
 """Graph state shared by the mode graphs.
 
-Every mode takes and returns LangGraph's messages state, so any of them can be a node
-or a subgraph of an existing app. The swarm adds `subagent_results`.
+Every mode takes and returns a messages state shaped like LangGraph's `MessagesState`
+(a `messages` key with the `add_messages` reducer), so any of them can be a node or a
+subgraph of an existing app. The swarm adds `subagent_results`. The names here differ
+from LangGraph's (`MessagesState`, `AgentState`) so that importing both never shadows.
 """
 
 from __future__ import annotations
@@ -14,6 +16,17 @@ from langgraph.graph.message import add_messages
 from langgraph.managed import RemainingSteps
 from typing_extensions import NotRequired, TypedDict
 
+__all__ = [
+    "AgentLoopState",
+    "ConversationState",
+    "InputState",
+    "SubagentResult",
+    "SubagentTask",
+    "SwarmOutput",
+    "SwarmState",
+    "Usage",
+]
+
 
 class InputState(TypedDict):
     """What a mode graph accepts: messages as objects, dicts or (role, text) tuples."""
@@ -21,13 +34,13 @@ class InputState(TypedDict):
     messages: Annotated[list[AnyMessage | dict[str, Any] | tuple[str, str] | str], add_messages]
 
 
-class MessagesState(TypedDict):
+class ConversationState(TypedDict):
     """The conversation; new messages are appended (or replace one with the same id)."""
 
     messages: Annotated[list[AnyMessage], add_messages]
 
 
-class AgentState(MessagesState):
+class AgentLoopState(ConversationState):
     """State of the agent (ReAct) graph."""
 
     remaining_steps: NotRequired[RemainingSteps]
@@ -87,7 +100,7 @@ class SubagentTask(TypedDict):
     """Key of the sub-agents that share one `max_concurrency` bound (one wave)."""
 
 
-class SwarmState(MessagesState):
+class SwarmState(ConversationState):
     """State of the swarm graph: the conversation, the sub-agents' records, counters.
 
     `subagent_results`, `critical_steps`, `round`, `launched` and `pending` describe

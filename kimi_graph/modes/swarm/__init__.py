@@ -31,6 +31,7 @@ __all__ = [
     "ASSIGN_TASK_TOOL",
     "DEFAULT_TOOL_CALL_BUDGET",
     "AssignTask",
+    "SwarmGraph",
     "SwarmSettings",
     "create_swarm_graph",
     "critical_steps",
