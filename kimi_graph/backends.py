@@ -16,6 +16,18 @@ from urllib.parse import urlparse
 
 from kimi_graph._urls import is_moonshot_host
 
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendName",
+    "MOONSHOT_TEMPERATURE_INSTANT",
+    "MOONSHOT_TEMPERATURE_THINKING",
+    "MOONSHOT_TOP_P",
+    "REASONING_FIELDS",
+    "detect_backend",
+    "resolve_backend",
+]
+
 BackendName = Literal["moonshot", "vllm", "sglang", "llamacpp", "openrouter", "openai"]
 
 MOONSHOT_TEMPERATURE_THINKING = 1.0

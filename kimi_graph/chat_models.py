@@ -56,6 +56,12 @@ from kimi_graph.content_blocks import PROVIDER
 from kimi_graph.models import model_spec
 from kimi_graph.parsing import ParsedPiece, RawOutputParser, looks_raw, split_raw_output
 
+__all__ = [
+    "ChatKimi",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MODEL",
+]
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.moonshot.ai/v1"

@@ -18,6 +18,12 @@ from langchain_core.messages.block_translators.openai import (
     translate_content_chunk as openai_translate_content_chunk,
 )
 
+__all__ = [
+    "PROVIDER",
+    "translate_content",
+    "translate_content_chunk",
+]
+
 PROVIDER = "kimi"
 
 

@@ -36,6 +36,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+__all__ = [
+    "K2_CONTEXT_TOKENS",
+    "MODEL_TABLE",
+    "ModelSpec",
+    "ThinkingSupport",
+    "model_spec",
+    "normalise_model_id",
+]
+
 K2_CONTEXT_TOKENS = 262_144
 """K2.5's context length (256K), shared by the K2 family on Moonshot's platform."""
 

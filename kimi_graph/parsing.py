@@ -14,6 +14,23 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+__all__ = [
+    "ARG_BEGIN",
+    "CALL_BEGIN",
+    "CALL_END",
+    "ParsedPiece",
+    "RawOutputParser",
+    "RawToolCall",
+    "SECTION_BEGIN",
+    "SECTION_END",
+    "State",
+    "THINK_CLOSE",
+    "THINK_OPEN",
+    "looks_raw",
+    "split_raw_output",
+    "tool_call_name",
+]
+
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 SECTION_BEGIN = "<|tool_calls_section_begin|>"

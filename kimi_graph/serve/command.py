@@ -9,6 +9,13 @@ from typing import Any
 
 from kimi_graph.serve.config import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, SERVED_MODELS
 
+__all__ = [
+    "API_KEY_ENV",
+    "DESCRIPTION",
+    "add_serve_command",
+    "run_serve_command",
+]
+
 API_KEY_ENV = "KIMI_SERVE_API_KEY"
 
 DESCRIPTION = (

@@ -22,6 +22,13 @@ from typing import Any
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field
 
+__all__ = [
+    "MoonshotWebSearchTool",
+    "WEB_SEARCH_NAME",
+    "WebSearchEcho",
+    "moonshot_web_search",
+]
+
 WEB_SEARCH_NAME = "$web_search"
 
 
