@@ -36,6 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python tools/bench_chat.py
 	$(BIN)/python tools/bench_agent.py
 	$(BIN)/python tools/bench_swarm.py
+	$(BIN)/python tools/bench_ratelimit.py
+	$(BIN)/python tools/bench_serve.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
