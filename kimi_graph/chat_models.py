@@ -20,7 +20,7 @@ from langchain_core.runnables import (
     RunnableConfig,
 )
 from langchain_openai.chat_models.base import BaseChatOpenAI
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from typing_extensions import Self
 
 from kimi_graph import _responses
@@ -50,6 +50,8 @@ from kimi_graph.backends import (
     MOONSHOT_TOP_P,
     REASONING_FIELDS,
     Backend,
+    BackendName,
+    backend_name,
     resolve_backend,
 )
 from kimi_graph.content_blocks import PROVIDER
@@ -168,7 +170,7 @@ class ChatKimi(BaseChatOpenAI):
     """Model id, e.g. `kimi-k2.5`, `kimi-k2-thinking`, or a self-hosted served name."""
     thinking: bool = True
     """Thinking mode (True) or instant mode (False)."""
-    backend: str | None = None
+    backend: BackendName | None = None
     """Server dialect; None = `KIMI_BACKEND`, else detected from `base_url`."""
     stream_usage: bool | None = True
     """Report token usage at the end of a stream (via `stream_options` where the
@@ -234,6 +236,12 @@ class ChatKimi(BaseChatOpenAI):
             # A self-hosted server takes any key; the OpenAI client needs one.
             values["api_key"] = key or "EMPTY"
         return values
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _known_backend(cls, value: Any) -> Any:
+        """Accept any case; name the known backends when it is none of them."""
+        return backend_name(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _resolve_kimi_backend(self) -> Self:
