@@ -2,7 +2,7 @@
 
 Moonshot's K2 models report prefix-cache hits in `usage.prompt_tokens_details.cached_tokens`,
 older ones in a top-level `usage.cached_tokens` (MoonshotAI/kimi-code `openai-common.ts`,
-openclaw `usage.ts`; WIRE.md §1.7). Either becomes `input_token_details["cache_read"]`.
+openclaw `usage.ts`; docs/wire.md §1.7). Either becomes `input_token_details["cache_read"]`.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ class SubagentTask(TypedDict):
     max_tool_calls: int
     """This sub-agent's share of the swarm's tool-call budget."""
     group: str
-    """Key of the sub-agents that share one `max_concurrency` bound (one wave)."""
+    """Key of the sub-agents that share one `max_concurrency` bound (one round)."""
 
 
 class SwarmState(ConversationState):
@@ -111,7 +111,7 @@ class SwarmState(ConversationState):
     critical_steps: NotRequired[list[int]]
     """Per round: one orchestrator step plus the longest sub-agent's steps."""
     round: NotRequired[int]
-    """Rounds (waves of `assign_task` calls) of the current request so far."""
+    """Rounds (each one turn of `assign_task` calls) of the current request so far."""
     launched: NotRequired[int]
     """Sub-agents accepted in the current request so far (for `max_subagents`)."""
     pending: NotRequired[list[SubagentTask]]

@@ -223,7 +223,7 @@ def create_swarm_graph(
             with a tool message saying so.
         max_concurrency: Sub-agents running at once (enforced by the swarm itself).
         max_concurrency_per_worker: Sub-agents running at once on one worker.
-        max_rounds: Rounds (waves) of sub-agents per request; after each round but the
+        max_rounds: Rounds of sub-agents per request; after each round but the
             last, the orchestrator sees the results and may start another.
         subagent_max_steps: Model calls per sub-agent.
         subagent_timeout: Seconds per sub-agent; None = no limit.
