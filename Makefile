@@ -15,15 +15,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/kimi-graph demo
 
-## test: lint, then the whole suite; sockets may only reach loopback
+## test: lint (ruff, mypy --strict), then the whole suite; sockets may only reach loopback
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q --allow-hosts=127.0.0.1,::1,localhost --timeout=300 tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -34,6 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python tools/bench_chat.py
 	$(BIN)/python tools/bench_agent.py
 	$(BIN)/python tools/bench_swarm.py
+	$(BIN)/python tools/bench_ratelimit.py
+	$(BIN)/python tools/bench_serve.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -9,7 +9,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import openai
-from langchain_openai._compat import httpx
+
+from kimi_graph._openai_compat import httpx
 
 CONNECT_TIMEOUT = 10.0
 """Seconds to open a connection to the server."""

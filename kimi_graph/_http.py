@@ -25,8 +25,6 @@ from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import urlsplit
 
-from langchain_openai.chat_models._client_utils import _resolve_socket_options
-
 from kimi_graph._limited_client import (
     AsyncTransport,
     RateLimitedAioHttpClient,
@@ -35,6 +33,7 @@ from kimi_graph._limited_client import (
     build_async_client,
     build_sync_client,
 )
+from kimi_graph._openai_compat import resolve_socket_options
 from kimi_graph._ratelimit import RateLimitSettings
 
 
@@ -111,7 +110,7 @@ def pool_for_running_loop(
             options set by the user select httpx.
     """
     loop = asyncio.get_running_loop()
-    options = _resolve_socket_options(socket_options)
+    options = resolve_socket_options(socket_options)
     settings = rate_limit or RateLimitSettings()
     if transport == "aiohttp" and (socket_options is not None or _has_userinfo(base_url)):
         transport = "httpx"  # aiohttp takes neither socket options nor URL credentials
@@ -163,7 +162,7 @@ def sync_client(
         endpoint: The base URL without credentials (the rate limiter's key).
         rate_limit: The rate-limit settings.
     """
-    options = _resolve_socket_options(socket_options)
+    options = resolve_socket_options(socket_options)
     key = (base_url, endpoint, repr(timeout), options, rate_limit)
     with _lock:
         client = _sync_clients.get(key)

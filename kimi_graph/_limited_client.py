@@ -16,8 +16,8 @@ from functools import partial
 from typing import Any, Literal
 
 import openai
-from langchain_openai._compat import httpx
 
+from kimi_graph._openai_compat import httpx
 from kimi_graph._ratelimit import (
     EndpointLimiter,
     Outcome,
@@ -79,7 +79,7 @@ class _AsyncReleasingStream(httpx.AsyncByteStream):
             self._release()
 
 
-class RateLimitedClient(openai.DefaultHttpxClient):  # type: ignore[misc]
+class RateLimitedClient(openai.DefaultHttpxClient):
     """A sync OpenAI SDK client whose requests share the endpoint's limiter."""
 
     def __init__(self, *, endpoint: str, settings: RateLimitSettings, **kwargs: Any) -> None:
@@ -122,8 +122,8 @@ class RateLimitedClient(openai.DefaultHttpxClient):  # type: ignore[misc]
             return response
 
 
-class _AsyncLimited:
-    """`send` through the endpoint's limiter, for an async httpx client class (mixin)."""
+class _AsyncLimited(httpx.AsyncClient):
+    """`send` through the endpoint's limiter; mixed into an async client of the SDK."""
 
     def __init__(self, *, endpoint: str, settings: RateLimitSettings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -165,11 +165,11 @@ class _AsyncLimited:
             return response
 
 
-class RateLimitedAsyncClient(_AsyncLimited, openai.DefaultAsyncHttpxClient):  # type: ignore[misc]
+class RateLimitedAsyncClient(_AsyncLimited, openai.DefaultAsyncHttpxClient):
     """An async OpenAI SDK client (httpx transport) sharing the endpoint's limiter."""
 
 
-class RateLimitedAioHttpClient(_AsyncLimited, openai.DefaultAioHttpClient):  # type: ignore[misc]
+class RateLimitedAioHttpClient(_AsyncLimited, openai.DefaultAioHttpClient):
     """An async OpenAI SDK client (aiohttp transport) sharing the endpoint's limiter.
 
     aiohttp's pool costs the client about half the CPU per request of httpx's, whose

@@ -19,7 +19,7 @@ from kimi_graph._thinking_conflicts import BUILTIN_PREFIX, as_builtin, builtin_n
 from kimi_graph.backends import Backend
 from kimi_graph.models import ModelSpec
 
-# Moonshot may type a builtin's tool call "builtin_function" (WIRE.md §1.7), which the
+# Moonshot may type a builtin's tool call "builtin_function" (docs/wire.md §1.7), which the
 # OpenAI SDK's response model does not expect: it parses, but dumping it warns.
 warnings.filterwarnings(
     "ignore",

@@ -89,9 +89,9 @@ def retry_delay(headers: Mapping[str, str], attempt: int, settings: RateLimitSet
         except (TypeError, ValueError, IndexError, OverflowError):
             delay = None
     if delay is None or not math.isfinite(delay):
-        delay = settings.base_delay * (2**attempt)
+        delay = settings.base_delay * (2.0**attempt)
     # A server that keeps saying "retry now" still gets a growing pause.
-    floor = MIN_DELAY * (2 ** min(attempt, 30))
+    floor = MIN_DELAY * (2.0 ** min(attempt, 30))
     return max(0.0, min(max(delay, floor), settings.max_delay))
 
 

@@ -138,7 +138,9 @@ def raw_argument_pieces(delta_calls: Any) -> list[dict[str, Any]]:
     for call in delta_calls:
         if not isinstance(call, dict) or not isinstance(call.get("index"), int):
             continue
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = call.get("function")
+        if not isinstance(function, dict):
+            function = {}
         piece: dict[str, Any] = {"index": call["index"], "args": function.get("arguments") or ""}
         if call.get("id"):
             piece["id"] = call["id"]

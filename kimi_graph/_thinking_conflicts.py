@@ -1,7 +1,7 @@
 """Calls Moonshot serves only with thinking off: forced tool choice and builtin tools.
 
 Moonshot answers HTTP 400 to a forced `tool_choice` (`"required"` or a named tool)
-while thinking is on (WIRE.md §1.6), and its builtin `$web_search` needs thinking off
+while thinking is on (docs/wire.md §1.6), and its builtin `$web_search` needs thinking off
 (§1.7). Generic LangChain code forces tool choice all the time (`bind_tools(...,
 tool_choice="any")`, `create_agent` structured output, the standard test suite), so by
 default ChatKimi turns thinking off *for that one call*, as other clients do

@@ -2,7 +2,7 @@
 
 Moonshot's K2 models report prefix-cache hits in `usage.prompt_tokens_details.cached_tokens`,
 older ones in a top-level `usage.cached_tokens` (MoonshotAI/kimi-code `openai-common.ts`,
-openclaw `usage.ts`; WIRE.md §1.7). Either becomes `input_token_details["cache_read"]`.
+openclaw `usage.ts`; docs/wire.md §1.7). Either becomes `input_token_details["cache_read"]`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.messages.ai import UsageMetadata
-from langchain_openai.chat_models.base import _create_usage_metadata
+
+from kimi_graph._openai_compat import create_usage_metadata
 
 
 def usage_metadata(usage: dict[str, Any]) -> UsageMetadata:
@@ -27,4 +28,4 @@ def usage_metadata(usage: dict[str, Any]) -> UsageMetadata:
     if details.get("cached_tokens") is None and isinstance(top, int) and not isinstance(top, bool):
         details["cached_tokens"] = top
         usage = {**usage, "prompt_tokens_details": details}
-    return _create_usage_metadata(usage)
+    return create_usage_metadata(usage)

@@ -3,7 +3,7 @@
 K2.5 is one set of weights, but every server that hosts it spells three things its own
 way: the switch between thinking and instant mode, the response field that carries the
 chain of thought, and the field it reads back on earlier assistant turns. One small
-`Backend` object per server holds those facts (sources in the team's WIRE.md), so the
+`Backend` object per server holds those facts (sources in docs/wire.md), so the
 chat model never branches on server names.
 """
 
@@ -15,6 +15,19 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 from kimi_graph._urls import is_moonshot_host
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendName",
+    "MOONSHOT_TEMPERATURE_INSTANT",
+    "MOONSHOT_TEMPERATURE_THINKING",
+    "MOONSHOT_TOP_P",
+    "REASONING_FIELDS",
+    "backend_name",
+    "detect_backend",
+    "resolve_backend",
+]
 
 BackendName = Literal["moonshot", "vllm", "sglang", "llamacpp", "openrouter", "openai"]
 
@@ -120,7 +133,7 @@ BACKENDS: dict[str, Backend] = {
 }
 
 
-def detect_backend(base_url: str | None) -> str:
+def detect_backend(base_url: str | None) -> BackendName:
     """Guess the backend from a base URL.
 
     Moonshot and OpenRouter hosts are known; anything else is taken for a self-hosted
@@ -134,6 +147,19 @@ def detect_backend(base_url: str | None) -> str:
     return "vllm"
 
 
+def backend_name(name: str) -> BackendName:
+    """Return `name` as a `BackendName` (any case).
+
+    Raises:
+        ValueError: If the name is not a known backend.
+    """
+    backend = BACKENDS.get(name.lower())
+    if backend is not None:
+        return backend.name
+    msg = f"Unknown Kimi backend {name!r}; expected one of: {', '.join(sorted(BACKENDS))}."
+    raise ValueError(msg)
+
+
 def resolve_backend(name: str | None, base_url: str | None) -> Backend:
     """Return the `Backend` for `name`, else `KIMI_BACKEND`, else one detected from the URL.
 
@@ -141,9 +167,4 @@ def resolve_backend(name: str | None, base_url: str | None) -> Backend:
         ValueError: If the name is not a known backend.
     """
     chosen = name or os.environ.get("KIMI_BACKEND") or detect_backend(base_url)
-    try:
-        return BACKENDS[chosen.lower()]
-    except KeyError:
-        known = ", ".join(sorted(BACKENDS))
-        msg = f"Unknown Kimi backend {chosen!r}; expected one of: {known}."
-        raise ValueError(msg) from None
+    return BACKENDS[backend_name(chosen)]

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
-from operator import itemgetter
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal
 
 import openai
@@ -20,18 +18,9 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import (
     Runnable,
     RunnableConfig,
-    RunnableLambda,
-    RunnableMap,
-    RunnablePassthrough,
 )
-from langchain_core.utils.function_calling import convert_to_openai_tool
-from langchain_core.utils.json import parse_json_markdown
-from langchain_openai.chat_models.base import (
-    BaseChatOpenAI,
-    _convert_to_openai_response_format,
-)
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
-from pydantic.v1 import BaseModel as BaseModelV1
+from langchain_openai.chat_models.base import BaseChatOpenAI
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from typing_extensions import Self
 
 from kimi_graph import _responses
@@ -46,6 +35,12 @@ from kimi_graph._endpoint import (
 from kimi_graph._http import pool_for_running_loop, sync_client
 from kimi_graph._platform import PlatformOptions, apply_platform_fields, moonshot_thinking_fields
 from kimi_graph._ratelimit import RateLimitSettings
+from kimi_graph._structured_output import (
+    STRUCTURED_TOOL_KWARG,
+    Method,
+    json_schema_format,
+    structured_output,
+)
 from kimi_graph._thinking_conflicts import ConflictPolicy, thinking_for_call
 from kimi_graph._urls import check_base_url, is_moonshot_host, redact_url
 from kimi_graph._usage import usage_metadata
@@ -55,17 +50,24 @@ from kimi_graph.backends import (
     MOONSHOT_TOP_P,
     REASONING_FIELDS,
     Backend,
+    BackendName,
+    backend_name,
     resolve_backend,
 )
 from kimi_graph.content_blocks import PROVIDER
 from kimi_graph.models import model_spec
 from kimi_graph.parsing import ParsedPiece, RawOutputParser, looks_raw, split_raw_output
 
+__all__ = [
+    "ChatKimi",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MODEL",
+]
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.moonshot.ai/v1"
 DEFAULT_MODEL = "kimi-k2.5"
-_STRUCTURED_TOOL_KWARG = "kimi_structured_tool"
 
 
 def _thinking_support(model: str) -> Literal["switch", "always", "never"]:
@@ -168,7 +170,7 @@ class ChatKimi(BaseChatOpenAI):
     """Model id, e.g. `kimi-k2.5`, `kimi-k2-thinking`, or a self-hosted served name."""
     thinking: bool = True
     """Thinking mode (True) or instant mode (False)."""
-    backend: str | None = None
+    backend: BackendName | None = None
     """Server dialect; None = `KIMI_BACKEND`, else detected from `base_url`."""
     stream_usage: bool | None = True
     """Report token usage at the end of a stream (via `stream_options` where the
@@ -208,7 +210,7 @@ class ChatKimi(BaseChatOpenAI):
 
     _backend: Backend = PrivateAttr()
     _warned_thinking_off: bool = PrivateAttr(default=False)
-    _async_loop: weakref.ref | None = PrivateAttr(default=None)
+    _async_loop: weakref.ref[asyncio.AbstractEventLoop] | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -238,6 +240,12 @@ class ChatKimi(BaseChatOpenAI):
             # A self-hosted server takes any key; the OpenAI client needs one.
             values["api_key"] = key or "EMPTY"
         return values
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _known_backend(cls, value: Any) -> Any:
+        """Accept any case; name the known backends when it is none of them."""
+        return backend_name(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _resolve_kimi_backend(self) -> Self:
@@ -285,7 +293,7 @@ class ChatKimi(BaseChatOpenAI):
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         kwargs.pop("thinking", None)
-        kwargs.pop(_STRUCTURED_TOOL_KWARG, None)
+        kwargs.pop(STRUCTURED_TOOL_KWARG, None)
         params = super()._get_ls_params(stop=stop, **kwargs)
         params["ls_provider"] = self._backend.name
         return params
@@ -314,7 +322,7 @@ class ChatKimi(BaseChatOpenAI):
             can_switch=_thinking_support(self.model_name) == "switch",
             tool_choice=kwargs.get("tool_choice"),
             tools=kwargs.get("tools"),
-            structured_tool=kwargs.get(_STRUCTURED_TOOL_KWARG),
+            structured_tool=kwargs.get(STRUCTURED_TOOL_KWARG),
             forced_policy=self.forced_tool_choice,
             builtin_policy=self.builtin_search,
         )
@@ -335,10 +343,10 @@ class ChatKimi(BaseChatOpenAI):
         *,
         stop: list[str] | None = None,
         **kwargs: Any,
-    ) -> dict:
+    ) -> dict[str, Any]:
         thinking = self._call_thinking(kwargs)
         kwargs.pop("thinking", None)
-        structured_tool = kwargs.pop(_STRUCTURED_TOOL_KWARG, None)
+        structured_tool = kwargs.pop(STRUCTURED_TOOL_KWARG, None)
         messages = self._convert_input(input_).to_messages()
         require_messages(messages, self.endpoint)
         payload = super()._get_request_payload(messages, stop=stop, **kwargs)
@@ -353,7 +361,7 @@ class ChatKimi(BaseChatOpenAI):
             # raw-output fallbacks run before the JSON is parsed.
             fmt = payload.pop("response_format")
             if isinstance(fmt, type):
-                fmt = _convert_to_openai_response_format(fmt)
+                fmt = json_schema_format(fmt)
             payload["extra_body"] = {**(payload.get("extra_body") or {}), "response_format": fmt}
         if switchable and spec.thinking_switch:
             extra = dict(payload.get("extra_body") or {})
@@ -406,7 +414,7 @@ class ChatKimi(BaseChatOpenAI):
         extra = payload.pop("extra_body", None) or {}
         return {**payload, **extra}
 
-    def _apply_fixed_sampling(self, payload: dict, thinking: bool) -> None:
+    def _apply_fixed_sampling(self, payload: dict[str, Any], thinking: bool) -> None:
         temperature = MOONSHOT_TEMPERATURE_THINKING if thinking else MOONSHOT_TEMPERATURE_INSTANT
         fixed = {
             "temperature": temperature,
@@ -428,7 +436,7 @@ class ChatKimi(BaseChatOpenAI):
         payload["temperature"] = temperature
         payload["top_p"] = MOONSHOT_TOP_P
 
-    def _check_tool_choice(self, payload: dict, structured_tool: str | None) -> None:
+    def _check_tool_choice(self, payload: dict[str, Any], structured_tool: str | None) -> None:
         choice = payload.get("tool_choice")
         if choice in (None, "auto", "none"):
             return
@@ -455,7 +463,9 @@ class ChatKimi(BaseChatOpenAI):
         )
         raise ValueError(msg)
 
-    def _write_reasoning_back(self, message: AIMessage, out: dict, thinking: bool) -> None:
+    def _write_reasoning_back(
+        self, message: AIMessage, out: dict[str, Any], thinking: bool
+    ) -> None:
         backend = self._backend
         if isinstance(out.get("content"), list):
             texts = [
@@ -482,8 +492,8 @@ class ChatKimi(BaseChatOpenAI):
 
     def _create_chat_result(
         self,
-        response: dict | openai.BaseModel,
-        generation_info: dict | None = None,
+        response: dict[str, Any] | openai.BaseModel,
+        generation_info: dict[str, Any] | None = None,
     ) -> ChatResult:
         data = _as_dict(response) if not isinstance(response, str) else response
         invalid_calls = _responses.check_completion(data, self.endpoint)
@@ -508,9 +518,9 @@ class ChatKimi(BaseChatOpenAI):
 
     def _convert_chunk_to_generation_chunk(
         self,
-        chunk: dict,
+        chunk: dict[str, Any],
         default_chunk_class: type,
-        base_generation_info: dict | None,
+        base_generation_info: dict[str, Any] | None,
     ) -> ChatGenerationChunk | None:
         generation_chunk = super()._convert_chunk_to_generation_chunk(
             chunk, default_chunk_class, base_generation_info
@@ -693,11 +703,11 @@ class ChatKimi(BaseChatOpenAI):
         self,
         schema: dict[str, Any] | type | None = None,
         *,
-        method: Literal["function_calling", "json_mode", "json_schema"] | None = None,
+        method: Method | None = None,
         include_raw: bool = False,
         strict: bool | None = None,
         **kwargs: Any,
-    ) -> Runnable[LanguageModelInput, dict | BaseModel]:
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
         """Return a runnable whose output follows `schema`, in thinking and instant mode.
 
         Args:
@@ -711,81 +721,9 @@ class ChatKimi(BaseChatOpenAI):
             strict: Ask for strict schema adherence.
             **kwargs: Passed on to `bind`.
         """
-        if method is None:
-            method = "json_schema" if self._backend.supports_json_schema else "function_calling"
-        if method == "json_schema" and not self._backend.supports_json_schema:
-            method = "function_calling"
-        if schema is None and method != "json_mode":
-            msg = f"with_structured_output(method={method!r}) needs a schema."
-            raise ValueError(msg)
-        function = convert_to_openai_tool(schema)["function"] if schema is not None else {}
-        tool_name = function.get("name", "")
-        traced = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
-        if method == "function_calling":
-            llm = self.bind_tools(
-                [schema],
-                tool_choice=tool_name,
-                parallel_tool_calls=False,
-                strict=strict,
-                ls_structured_output_format=traced,
-                **{_STRUCTURED_TOOL_KWARG: tool_name},
-                **kwargs,
-            )
-        elif method == "json_schema":
-            json_schema = {"name": tool_name, "schema": function.get("parameters", {})}
-            if strict is not None:
-                json_schema["strict"] = strict
-            response_format = {"type": "json_schema", "json_schema": json_schema}
-            llm = self.bind(
-                response_format=response_format, ls_structured_output_format=traced, **kwargs
-            )
-        elif method == "json_mode":
-            llm = self.bind(
-                response_format={"type": "json_object"},
-                ls_structured_output_format=traced,
-                **kwargs,
-            )
-        else:
-            msg = f"Unknown method {method!r}: use function_calling, json_schema or json_mode."
-            raise ValueError(msg)
-        parser = RunnableLambda(_tool_or_json_parser(schema, tool_name), name="KimiOutputParser")
-        if include_raw:
-            parser_assign = RunnablePassthrough.assign(
-                parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
-            )
-            parser_none = RunnablePassthrough.assign(parsed=lambda _: None)
-            with_fallback = parser_assign.with_fallbacks(
-                [parser_none], exception_key="parsing_error"
-            )
-            return RunnableMap(raw=llm) | with_fallback
-        return llm | parser
-
-
-def _tool_or_json_parser(schema: Any, tool_name: str) -> Callable[[AIMessage], Any]:
-    """Parse the schema's tool call, else JSON in the answer (all methods, all servers)."""
-    is_pydantic = isinstance(schema, type) and issubclass(schema, (BaseModel, BaseModelV1))
-
-    def parse(message: AIMessage) -> Any:
-        args = next((c["args"] for c in message.tool_calls if c["name"] == tool_name), None)
-        if args is None:
-            text = message.text if isinstance(message.content, list) else message.content
-            try:
-                args = parse_json_markdown(text) if text.strip() else None
-            except json.JSONDecodeError as err:
-                msg = f"The model neither called {tool_name} nor answered with JSON: {text!r}"
-                raise ValueError(msg) from err
-            if isinstance(args, dict) and set(args) == {"name", "arguments"}:
-                args = args["arguments"]
-        if not isinstance(args, dict):
-            msg = f"The model did not call {tool_name} and gave no JSON object: {args!r}"
-            raise ValueError(msg)
-        if not is_pydantic:
-            return args
-        if issubclass(schema, BaseModelV1):
-            return schema.parse_obj(args)
-        return schema.model_validate(args)
-
-    return parse
+        return structured_output(
+            self, schema, method=method, include_raw=include_raw, strict=strict, **kwargs
+        )
 
 
 def _apply_piece(message: AIMessage, piece: ParsedPiece) -> AIMessage:

@@ -18,6 +18,12 @@ from langchain_core.messages.block_translators.openai import (
     translate_content_chunk as openai_translate_content_chunk,
 )
 
+__all__ = [
+    "PROVIDER",
+    "translate_content",
+    "translate_content_chunk",
+]
+
 PROVIDER = "kimi"
 
 
@@ -45,7 +51,7 @@ def translate_content_chunk(message: AIMessageChunk) -> list[types.ContentBlock]
     blocks = list(openai_translate_content_chunk(message))
     for block in blocks:
         if block.get("type") == "tool_call_chunk" and isinstance(block.get("index"), int):
-            block["index"] = f"lc_tc_{block['index']}"  # type: ignore[typeddict-item]
+            block["index"] = f"lc_tc_{block['index']}"
     return _with_reasoning(message, blocks, index="lc_rs_0")
 
 

@@ -75,7 +75,7 @@ class KimiContext:
     ] = None
     max_rounds: Annotated[
         int | None,
-        Field(ge=1, description="Swarm: waves of sub-agents per request."),
+        Field(ge=1, description="Swarm: rounds of sub-agents per request."),
     ] = None
     subagent_thinking: Annotated[
         bool | None,

@@ -9,10 +9,10 @@ unverified, kept as a best guess):
 
 - K2.5: thinking switch `thinking: {"type": "enabled"|"disabled"}`, fixed sampling
   (1.0 thinking / 0.6 instant), 256K context (262,144 tokens); no Preserved Thinking.
-  **[V]** platform.moonshot.ai docs (WIRE.md §1.2, §1.4); "k2.5 lacks Preserved
+  **[V]** platform.moonshot.ai docs (docs/wire.md §1.2, §1.4); "k2.5 lacks Preserved
   Thinking" **[S]** a provider catalogue citing platform.kimi.ai/docs/api/overview.md.
 - K2 Thinking: thinking forcibly on **[V]** use-kimi-k2-thinking-model guide.
-- K2 instruct previews (0711/0905/turbo): no thinking **[S]** (WIRE.md §1.1).
+- K2 instruct previews (0711/0905/turbo): no thinking **[S]** (docs/wire.md §1.1).
 - K2.6: the K2.5 wire plus `thinking.keep` (`"all"` keeps earlier turns' reasoning in
   context; omitted/null = server default). **[V]** MoonshotAI/kimi-code
   `packages/agent-core-v2/src/kosong/provider/providers/kimi/kimi.contrib.ts`
@@ -35,6 +35,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+__all__ = [
+    "K2_CONTEXT_TOKENS",
+    "MODEL_TABLE",
+    "ModelSpec",
+    "ThinkingSupport",
+    "model_spec",
+    "normalise_model_id",
+]
 
 K2_CONTEXT_TOKENS = 262_144
 """K2.5's context length (256K), shared by the K2 family on Moonshot's platform."""

@@ -12,7 +12,24 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+__all__ = [
+    "ARG_BEGIN",
+    "CALL_BEGIN",
+    "CALL_END",
+    "ParsedPiece",
+    "RawOutputParser",
+    "RawToolCall",
+    "SECTION_BEGIN",
+    "SECTION_END",
+    "State",
+    "THINK_CLOSE",
+    "THINK_OPEN",
+    "looks_raw",
+    "split_raw_output",
+    "tool_call_name",
+]
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -41,7 +58,7 @@ class RawToolCall:
     name: str
     arguments: str
 
-    def parsed_args(self) -> dict | None:
+    def parsed_args(self) -> dict[str, Any] | None:
         """Return the arguments as a dict, or None if they are not a JSON object."""
         try:
             value = json.loads(self.arguments or "{}")

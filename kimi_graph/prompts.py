@@ -1,5 +1,13 @@
 """Prompts of the swarm's orchestrator, sub-agents and synthesis step."""
 
+__all__ = [
+    "FAILURES_NOTE",
+    "ORCHESTRATOR_PROMPT",
+    "ROUNDS_NOTE",
+    "SUBAGENT_PROMPT",
+    "SYNTHESIS_PROMPT",
+]
+
 ORCHESTRATOR_PROMPT = """\
 You are the orchestrator of an agent swarm. You decide whether a request is worth \
 splitting into independent sub-tasks that sub-agents work on in parallel.

@@ -1,7 +1,9 @@
 """Graph state shared by the mode graphs.
 
-Every mode takes and returns LangGraph's messages state, so any of them can be a node
-or a subgraph of an existing app. The swarm adds `subagent_results`.
+Every mode takes and returns a messages state shaped like LangGraph's `MessagesState`
+(a `messages` key with the `add_messages` reducer), so any of them can be a node or a
+subgraph of an existing app. The swarm adds `subagent_results`. The names here differ
+from LangGraph's (`MessagesState`, `AgentState`) so that importing both never shadows.
 """
 
 from __future__ import annotations
@@ -14,6 +16,17 @@ from langgraph.graph.message import add_messages
 from langgraph.managed import RemainingSteps
 from typing_extensions import NotRequired, TypedDict
 
+__all__ = [
+    "AgentLoopState",
+    "ConversationState",
+    "InputState",
+    "SubagentResult",
+    "SubagentTask",
+    "SwarmOutput",
+    "SwarmState",
+    "Usage",
+]
+
 
 class InputState(TypedDict):
     """What a mode graph accepts: messages as objects, dicts or (role, text) tuples."""
@@ -21,13 +34,13 @@ class InputState(TypedDict):
     messages: Annotated[list[AnyMessage | dict[str, Any] | tuple[str, str] | str], add_messages]
 
 
-class MessagesState(TypedDict):
+class ConversationState(TypedDict):
     """The conversation; new messages are appended (or replace one with the same id)."""
 
     messages: Annotated[list[AnyMessage], add_messages]
 
 
-class AgentState(MessagesState):
+class AgentLoopState(ConversationState):
     """State of the agent (ReAct) graph."""
 
     remaining_steps: NotRequired[RemainingSteps]
@@ -84,10 +97,10 @@ class SubagentTask(TypedDict):
     max_tool_calls: int
     """This sub-agent's share of the swarm's tool-call budget."""
     group: str
-    """Key of the sub-agents that share one `max_concurrency` bound (one wave)."""
+    """Key of the sub-agents that share one `max_concurrency` bound (one round)."""
 
 
-class SwarmState(MessagesState):
+class SwarmState(ConversationState):
     """State of the swarm graph: the conversation, the sub-agents' records, counters.
 
     `subagent_results`, `critical_steps`, `round`, `launched` and `pending` describe
@@ -98,7 +111,7 @@ class SwarmState(MessagesState):
     critical_steps: NotRequired[list[int]]
     """Per round: one orchestrator step plus the longest sub-agent's steps."""
     round: NotRequired[int]
-    """Rounds (waves of `assign_task` calls) of the current request so far."""
+    """Rounds (each one turn of `assign_task` calls) of the current request so far."""
     launched: NotRequired[int]
     """Sub-agents accepted in the current request so far (for `max_subagents`)."""
     pending: NotRequired[list[SubagentTask]]

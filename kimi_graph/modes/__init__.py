@@ -7,12 +7,13 @@ from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
 
+from kimi_graph.context import KimiContext
 from kimi_graph.modes._context import keep_latest_tool_results
 from kimi_graph.modes._model import ModelLike, make_model_node
 from kimi_graph.modes.agent import create_agent_graph
-from kimi_graph.modes.instant import create_instant_graph
+from kimi_graph.modes.chat import create_instant_graph, create_thinking_graph
 from kimi_graph.modes.swarm import create_swarm_graph
-from kimi_graph.modes.thinking import create_thinking_graph
+from kimi_graph.state import InputState
 
 
 class Mode(str, Enum):
@@ -30,7 +31,7 @@ def create_graph(
     model: ModelLike | None = None,
     tools: list[Any] | None = None,
     **options: Any,
-) -> CompiledStateGraph:
+) -> CompiledStateGraph[Any, KimiContext, InputState, Any]:
     """Create the graph of one mode.
 
     Args:

@@ -1,8 +1,8 @@
 """Context strategy for long tool loops: keep only the latest tool results.
 
 K2.5's report manages context on long agentic runs by discarding old tool output
-(BrowseComp: 60.6 single agent, 74.9 "w/ ctx-manage"; Kimi-K2.5 README §3, WIRE.md
-§5). This is the opt-in form for agent mode: once the conversation passes a token
+(BrowseComp: 60.6 single agent, 74.9 "w/ ctx-manage"; Kimi-K2.5 README §3, docs/wire.md
+§3). This is the opt-in form for agent mode: once the conversation passes a token
 threshold, every tool result but those of the latest tool turns is replaced by a
 short note. The messages themselves stay (each tool call keeps its answer), so the
 history remains valid for Moonshot's validator; only what the model reads shrinks. The

@@ -22,6 +22,7 @@ from kimi_graph.backends import resolve_backend
 from kimi_graph.chat_models import ChatKimi
 from kimi_graph.config import model_from_env
 from kimi_graph.context import KimiContext, current_context
+from kimi_graph.state import ConversationState
 
 ModelLike = BaseChatModel | Runnable[LanguageModelInput, Any]
 """A chat model, or a chat model already bound (`.bind(...)`, `.bind_tools(...)`)."""
@@ -158,7 +159,7 @@ def make_model_node(
     thinking: bool | None = None,
     system_prompt: str | None = None,
     name: str = "model",
-) -> Runnable[dict[str, Any], dict[str, list[AIMessage]]]:
+) -> Runnable[ConversationState, dict[str, list[AIMessage]]]:
     """Return a node that answers the conversation in `state["messages"]`.
 
     The node works in any `StateGraph` whose state has a `messages` key (with the
@@ -175,7 +176,7 @@ def make_model_node(
     source = ModelSource(model)
 
     def request(
-        state: dict[str, Any],
+        state: ConversationState,
     ) -> tuple[Runnable[Any, Any], list[AnyMessage], dict[str, Any]]:
         context = current_context()
         llm = source.get(context)
@@ -183,11 +184,11 @@ def make_model_node(
         chosen = context.thinking if context.thinking is not None else thinking
         return llm, with_system(state["messages"], prompt), call_kwargs(llm, chosen)
 
-    def call(state: dict[str, Any], config: RunnableConfig) -> dict[str, list[AIMessage]]:
+    def call(state: ConversationState, config: RunnableConfig) -> dict[str, list[AIMessage]]:
         llm, messages, kwargs = request(state)
         return {"messages": [llm.invoke(messages, config, **kwargs)]}
 
-    async def acall(state: dict[str, Any], config: RunnableConfig) -> dict[str, list[AIMessage]]:
+    async def acall(state: ConversationState, config: RunnableConfig) -> dict[str, list[AIMessage]]:
         llm, messages, kwargs = request(state)
         return {"messages": [await llm.ainvoke(messages, config, **kwargs)]}
 

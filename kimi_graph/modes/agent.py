@@ -24,12 +24,16 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.prebuilt.tool_node import ToolCallRequest
-from langgraph.types import Command
+from langgraph.store.base import BaseStore
+from langgraph.types import Checkpointer, Command
 
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes._context import ContextStrategy
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, with_system
-from kimi_graph.state import AgentState, InputState, MessagesState
+from kimi_graph.state import AgentLoopState, ConversationState, InputState
+
+AgentGraph = CompiledStateGraph[AgentLoopState, KimiContext, InputState, ConversationState]
+"""The compiled graph of agent mode."""
 
 DEFAULT_MAX_STEPS = 100
 """Model calls per request; K2.5's sub-agents were evaluated with up to 100 steps."""
@@ -166,12 +170,12 @@ class ToolTimeout:
             return _timeout_message(request, self.timeout)
 
 
-def route_after_model(state: dict[str, Any]) -> Literal["tools", "__end__"]:
+def route_after_model(state: ConversationState) -> Literal["tools", "__end__"]:
     """Go to the tools while the model's last message calls one."""
     last = state["messages"][-1]
     if isinstance(last, AIMessage) and (last.tool_calls or last.invalid_tool_calls):
         return "tools"
-    return END
+    return "__end__"  # langgraph.graph.END, spelled out for the Literal
 
 
 class AgentNodes:
@@ -224,7 +228,7 @@ class AgentNodes:
             )
 
     def _request(
-        self, state: dict[str, Any]
+        self, state: AgentLoopState
     ) -> tuple[Any, list[AnyMessage], dict[str, Any], AIMessage | None, KimiContext]:
         context = current_context()
         messages = state["messages"]
@@ -239,7 +243,7 @@ class AgentNodes:
         return llm, with_system(messages, prompt), call_kwargs(llm, thinking), None, context
 
     def _finish(
-        self, state: dict[str, Any], response: AIMessage, context: KimiContext
+        self, state: AgentLoopState, response: AIMessage, context: KimiContext
     ) -> dict[str, list[AIMessage]]:
         messages = state["messages"]
         calls = len(response.tool_calls) + len(response.invalid_tool_calls)
@@ -254,28 +258,32 @@ class AgentNodes:
             response = step_limit_message(model_steps(messages) + 1, messages)
         return {"messages": [response]}
 
-    def call_model(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def call_model(self, state: AgentLoopState, config: RunnableConfig) -> dict[str, Any]:
         """The model node (sync)."""
         llm, messages, kwargs, stop, context = self._request(state)
         return self._finish(state, stop or llm.invoke(messages, config, **kwargs), context)
 
-    async def acall_model(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    async def acall_model(self, state: AgentLoopState, config: RunnableConfig) -> dict[str, Any]:
         """The model node (async)."""
         llm, messages, kwargs, stop, context = self._request(state)
         response = stop or await llm.ainvoke(messages, config, **kwargs)
         return self._finish(state, response, context)
 
-    def run_tools(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def run_tools(self, state: AgentLoopState, config: RunnableConfig) -> dict[str, Any]:
         """The tool node (sync): parallel calls run concurrently on threads."""
         last = state["messages"][-1]
+        if not isinstance(last, AIMessage):  # reached only after a model turn
+            return {"messages": []}
         out: list[Any] = []
         if last.tool_calls and self.tool_node is not None:
             out = _tool_messages(self.tool_node.invoke(state, config))
         return {"messages": [*out, *_malformed_call_messages(last)]}
 
-    async def arun_tools(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    async def arun_tools(self, state: AgentLoopState, config: RunnableConfig) -> dict[str, Any]:
         """The tool node (async): parallel calls run concurrently as tasks."""
         last = state["messages"][-1]
+        if not isinstance(last, AIMessage):  # reached only after a model turn
+            return {"messages": []}
         out: list[Any] = []
         if last.tool_calls and self.tool_node is not None:
             out = _tool_messages(await self.tool_node.ainvoke(state, config))
@@ -299,10 +307,10 @@ def create_agent_graph(
     tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
     parallel_tool_calls: bool | None = None,
     context_strategy: ContextStrategy | None = None,
-    checkpointer: Any = None,
-    store: Any = None,
+    checkpointer: Checkpointer = None,
+    store: BaseStore | None = None,
     name: str = "kimi-agent",
-) -> CompiledStateGraph:
+) -> AgentGraph:
     """Create the agent-mode graph: a ReAct loop of model and tools.
 
     Args:
@@ -341,10 +349,10 @@ def create_agent_graph(
         context_strategy=context_strategy,
     )
     builder = StateGraph(
-        AgentState,
+        AgentLoopState,
         context_schema=KimiContext,
         input_schema=InputState,
-        output_schema=MessagesState,
+        output_schema=ConversationState,
     )
     builder.add_node(
         "agent", RunnableLambda(nodes.call_model, afunc=nodes.acall_model, name="agent")
@@ -369,6 +377,7 @@ __all__ = [
     "DEFAULT_TOOL_TIMEOUT",
     "STEP_LIMIT_REASON",
     "TOOL_BUDGET_REASON",
+    "AgentGraph",
     "AgentNodes",
     "ToolTimeout",
     "create_agent_graph",

@@ -41,6 +41,14 @@ from kimi_graph.serve.streaming import StreamTranslator, final_message, message_
 from kimi_graph.serve.threads import ThreadStore
 from kimi_graph.serve.usage import UsageCollector
 
+__all__ = [
+    "COMPLETIONS",
+    "ServeState",
+    "completions_route",
+    "create_app",
+    "models_route",
+]
+
 COMPLETIONS = "/v1/chat/completions"
 
 

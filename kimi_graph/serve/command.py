@@ -9,6 +9,13 @@ from typing import Any
 
 from kimi_graph.serve.config import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, SERVED_MODELS
 
+__all__ = [
+    "API_KEY_ENV",
+    "DESCRIPTION",
+    "add_serve_command",
+    "run_serve_command",
+]
+
 API_KEY_ENV = "KIMI_SERVE_API_KEY"
 
 DESCRIPTION = (
@@ -78,7 +85,7 @@ def _tools(choice: str) -> list[Any]:
     if choice == "none":
         return []
     if choice == "demo":
-        from kimi_graph.cli import demo_tools
+        from kimi_graph.cli_tools import demo_tools
 
         return demo_tools()
     from kimi_graph.tools import default_tools

@@ -8,6 +8,14 @@ from typing import Any
 
 from pydantic import SecretStr
 
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_TIMEOUT",
+    "SERVED_MODELS",
+    "ServeConfig",
+    "THREAD_HEADER",
+]
+
 SERVED_MODELS: dict[str, str] = {
     "kimi-instant": "instant",
     "kimi-thinking": "thinking",

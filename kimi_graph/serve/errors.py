@@ -19,6 +19,12 @@ from typing import Any
 import openai
 from starlette.responses import JSONResponse
 
+__all__ = [
+    "ApiError",
+    "TYPE_OF_STATUS",
+    "from_exception",
+]
+
 TYPE_OF_STATUS = {
     400: "invalid_request_error",
     401: "invalid_request_error",

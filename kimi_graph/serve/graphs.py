@@ -21,6 +21,15 @@ from kimi_graph.modes import create_graph
 from kimi_graph.serve.config import ServeConfig
 from kimi_graph.serve.errors import ApiError
 
+__all__ = [
+    "ANSWER_NODES",
+    "Graph",
+    "GraphCache",
+    "Models",
+    "THINKING_OF_MODE",
+    "build_mode_graph",
+]
+
 ANSWER_NODES: dict[str, frozenset[str]] = {
     "instant": frozenset({"model"}),
     "thinking": frozenset({"model"}),

@@ -25,6 +25,14 @@ from kimi_graph.serve.errors import ApiError, from_exception
 from kimi_graph.serve.graphs import Graph
 from kimi_graph.serve.streaming import StreamTranslator
 
+__all__ = [
+    "ClientGone",
+    "EventStream",
+    "RunTracker",
+    "guarded",
+    "invoke",
+]
+
 T = TypeVar("T")
 
 

@@ -10,6 +10,13 @@ from typing import Any
 
 import uvicorn
 
+__all__ = [
+    "ServerThread",
+    "bind",
+    "run",
+    "url_of",
+]
+
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on `host:port` (port 0: a free one)."""

@@ -26,6 +26,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kimi_graph.serve.errors import ApiError
 
+__all__ = [
+    "ChatRequest",
+    "MessageIn",
+    "SAMPLING_FIELDS",
+    "StreamOptions",
+    "chunk_body",
+    "completion_body",
+    "finish_reason",
+    "new_id",
+    "parse_request",
+    "public_url",
+    "to_langchain",
+]
+
 SAMPLING_FIELDS = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "seed", "stop")
 """Request fields passed on to the answering model, beside `max_tokens`."""
 

@@ -24,6 +24,16 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from kimi_graph.serve.schemas import chunk_body, finish_reason, public_url
 from kimi_graph.serve.usage import UsageCollector
 
+__all__ = [
+    "REASONING_SEPARATOR",
+    "StreamTranslator",
+    "final_message",
+    "message_text",
+    "public_event",
+    "reasoning_of",
+    "run_reasoning",
+]
+
 
 def public_event(data: dict[str, Any]) -> dict[str, Any]:
     """A progress event as clients see it: worker URLs without credentials."""

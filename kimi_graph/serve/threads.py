@@ -18,6 +18,14 @@ from urllib.parse import urlsplit
 
 from kimi_graph.serve.errors import ApiError
 
+__all__ = [
+    "ThreadStore",
+    "is_postgres",
+    "open_checkpointer",
+    "redact",
+    "scrub",
+]
+
 
 def is_postgres(target: str) -> bool:
     """Whether `--checkpoint` names a Postgres database rather than a SQLite file."""

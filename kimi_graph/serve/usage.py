@@ -13,6 +13,10 @@ from typing import Any
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
+__all__ = [
+    "UsageCollector",
+]
+
 
 class UsageCollector(BaseCallbackHandler):
     """Sum the token usage of every chat-model call made under one run.

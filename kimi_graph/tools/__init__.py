@@ -4,7 +4,7 @@ Every tool returns plain text for the model and reports expected failures as
 ``"Error: ..."`` text instead of raising (see `kimi_graph.tools._errors`).
 
 - `web_search`: Tavily when ``TAVILY_API_KEY`` is set, else DuckDuckGo;
-  `tavily_search` and `duckduckgo_search` use one backend each.
+  `tavily_search` and `duckduckgo_search` use one provider each.
 - `run_python`: runs a program in a bubblewrap sandbox (own PID, mount, network and
   user namespaces, an unprivileged user, a private /tmp, nothing of the host's home
   or the project) with time, memory, process and output limits; refuses when

@@ -13,7 +13,7 @@ to do.
 ```
 * ToolException               (langchain_core.tools)
   x ToolError                 base of everything below
-    + SearchError             search backend failed: key, HTTP, rate limit, timeout,
+    + SearchError             search provider failed: key, HTTP, rate limit, timeout,
     |                         no results
     + FetchError              fetch_url failed: HTTP status, timeout, content type,
     |  |                      too many redirects
@@ -47,7 +47,7 @@ class ToolError(ToolException):
 
 
 class SearchError(ToolError):
-    """A search backend failed (missing key, HTTP error, rate limit, timeout, no results)."""
+    """A search provider failed (missing key, HTTP error, rate limit, timeout, no results)."""
 
 
 class FetchError(ToolError):

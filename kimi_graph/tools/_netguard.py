@@ -41,8 +41,8 @@ def classify_address(address: str | IPAddress) -> str | None:
     if isinstance(addr, ipaddress.IPv6Address):
         embedded = _embedded_ipv4(addr)
         if embedded is not None:
-            reason = classify_address(embedded)
-            return f"{reason} (IPv4 inside IPv6)" if reason else None
+            inner = classify_address(embedded)
+            return f"{inner} (IPv4 inside IPv6)" if inner else None
     reason: str | None = None
     if addr.is_unspecified:
         reason = "unspecified"

@@ -1,7 +1,7 @@
 """`moonshot_web_search`: Moonshot's builtin `$web_search` as a LangChain tool.
 
 The search runs on Moonshot's servers. The protocol (platform.moonshot.cn/docs/guide/
-use-web-search; WIRE.md §1.7): the tool is declared as `{"type": "builtin_function",
+use-web-search; docs/wire.md §1.7): the tool is declared as `{"type": "builtin_function",
 "function": {"name": "$web_search"}}`; the model answers with a `$web_search` call whose
 arguments look like `{"search_result": {"search_id": ...}, "usage": {"total_tokens":
 N}}`; the client sends those arguments back unchanged as the tool message (named
@@ -21,6 +21,13 @@ from typing import Any
 
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "MoonshotWebSearchTool",
+    "WEB_SEARCH_NAME",
+    "WebSearchEcho",
+    "moonshot_web_search",
+]
 
 WEB_SEARCH_NAME = "$web_search"
 

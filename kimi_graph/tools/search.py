@@ -89,7 +89,7 @@ def format_results(
     """Render search hits as numbered entries of title, URL and snippet lines.
 
     Args:
-        hits: Result mappings from a search backend.
+        hits: Result mappings from a search provider.
         title_key: Key of the title in each hit.
         url_key: Key of the URL in each hit.
         snippet_key: Key of the snippet in each hit.
@@ -114,7 +114,7 @@ def _no_results(tool: str, query: str) -> SearchError:
     return SearchError(msg)
 
 
-class _SearchBackend(BaseTool):
+class _SearchProvider(BaseTool):
     """A search tool whose runs are its `search_text` / `asearch_text`."""
 
     @abstractmethod
@@ -142,7 +142,7 @@ class _SearchBackend(BaseTool):
         return await self.asearch_text(query, max_results)
 
 
-class TavilySearchTool(_SearchBackend):
+class TavilySearchTool(_SearchProvider):
     """Search the web with the Tavily API.
 
     Setup:
@@ -312,7 +312,7 @@ def _default_ddgs_factory(timeout: int) -> Any:
     return DDGS(timeout=timeout)
 
 
-class DuckDuckGoSearchTool(_SearchBackend):
+class DuckDuckGoSearchTool(_SearchProvider):
     """Search the web through the `ddgs` metasearch package (no API key).
 
     The search client is built by `ddgs_factory`, so tests can inject a fake with a
@@ -342,7 +342,7 @@ class DuckDuckGoSearchTool(_SearchBackend):
     safesearch: Literal["on", "moderate", "off"] = "moderate"
     """Safe-search level."""
     backend: str = "auto"
-    """`ddgs` backend(s), e.g. ``"auto"`` or ``"duckduckgo,bing"``."""
+    """Engines `ddgs` queries (its `backend` argument), e.g. ``"auto"``, ``"duckduckgo,bing"``."""
     timeout: int = Field(default=10, gt=0)
     """Seconds `ddgs` waits for its engines."""
     max_snippet_chars: int = Field(default=DEFAULT_MAX_SNIPPET_CHARS, gt=3)
@@ -432,9 +432,9 @@ class WebSearchTool(BaseTool):
     handle_validation_error: Any = format_validation_error
 
     tavily: TavilySearchTool = Field(default_factory=TavilySearchTool)
-    """The Tavily backend, used when it has a key."""
+    """The Tavily provider, used when it has a key."""
     duckduckgo: DuckDuckGoSearchTool = Field(default_factory=DuckDuckGoSearchTool)
-    """The DuckDuckGo backend, used without a Tavily key or when Tavily fails."""
+    """The DuckDuckGo provider, used without a Tavily key or when Tavily fails."""
 
     def _run(
         self,

@@ -14,7 +14,7 @@ call, whether the sub-agent succeeded, failed, timed out, ran out of budget, was
 refused or was dropped at review.
 """
 
-from kimi_graph.modes.swarm._graph import create_swarm_graph, dispatch
+from kimi_graph.modes.swarm._graph import SwarmGraph, create_swarm_graph, dispatch
 from kimi_graph.modes.swarm._plan import (
     ASSIGN_TASK,
     ASSIGN_TASK_TOOL,
@@ -31,6 +31,7 @@ __all__ = [
     "ASSIGN_TASK_TOOL",
     "DEFAULT_TOOL_CALL_BUDGET",
     "AssignTask",
+    "SwarmGraph",
     "SwarmSettings",
     "create_swarm_graph",
     "critical_steps",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
@@ -11,7 +11,8 @@ from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Send
+from langgraph.store.base import BaseStore
+from langgraph.types import Checkpointer, Send
 
 from kimi_graph import prompts
 from kimi_graph._urls import redact_url
@@ -24,6 +25,9 @@ from kimi_graph.modes.swarm._settings import DEFAULT_TOOL_CALL_BUDGET, SwarmSett
 from kimi_graph.modes.swarm._subagent import SubagentBranch, Worker, describe
 from kimi_graph.modes.swarm._synthesis import finish, results_digest, synthesis_input
 from kimi_graph.state import InputState, SwarmOutput, SwarmState
+
+SwarmGraph = CompiledStateGraph[SwarmState, KimiContext, InputState, SwarmOutput]
+"""The compiled graph of agent-swarm mode."""
 
 
 def _bind(tool_choice: str | None) -> Any:
@@ -47,7 +51,7 @@ class Orchestrator:
         self.workers = workers
 
     def _request(
-        self, state: dict[str, Any]
+        self, state: SwarmState
     ) -> tuple[Any, list[AnyMessage], dict[str, Any], SwarmSettings]:
         context = current_context()
         settings = self.settings.for_run(context)
@@ -68,7 +72,7 @@ class Orchestrator:
             settings,
         )
 
-    def _failed(self, state: dict[str, Any], err: Exception) -> dict[str, Any]:
+    def _failed(self, state: SwarmState, err: Exception) -> dict[str, Any]:
         """A later round's plan failed: keep the results so far and go to the synthesis."""
         if not (state.get("round") and continues_request(state["messages"])):
             raise err  # nothing has been produced yet: the caller sees the error
@@ -78,7 +82,7 @@ class Orchestrator:
         )
         return {"messages": [note], "pending": []}
 
-    def call(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def call(self, state: SwarmState, config: RunnableConfig) -> dict[str, Any]:
         """The node (sync)."""
         llm, messages, kwargs, settings = self._request(state)
         try:
@@ -89,7 +93,7 @@ class Orchestrator:
             return self._failed(state, err)
         return plan_round(state, response, settings, self.workers)
 
-    async def acall(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    async def acall(self, state: SwarmState, config: RunnableConfig) -> dict[str, Any]:
         """The node (async)."""
         llm, messages, kwargs, settings = self._request(state)
         try:
@@ -108,13 +112,13 @@ class Synthesis:
         self.source = ModelSource(model, _bind("none"))
         self.settings = settings
 
-    def _request(self, state: dict[str, Any]) -> tuple[Any, list[AnyMessage], dict[str, Any]]:
+    def _request(self, state: SwarmState) -> tuple[Any, list[AnyMessage], dict[str, Any]]:
         context = current_context()
         settings = self.settings.for_run(context)
         llm = self.source.get(context)
         return llm, synthesis_input(state), call_kwargs(llm, settings.thinking)
 
-    def call(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def call(self, state: SwarmState, config: RunnableConfig) -> dict[str, Any]:
         """The node (sync)."""
         llm, messages, kwargs = self._request(state)
         try:
@@ -125,7 +129,7 @@ class Synthesis:
             response = results_digest(state.get("subagent_results") or [], err)
         return finish(state, response)
 
-    async def acall(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    async def acall(self, state: SwarmState, config: RunnableConfig) -> dict[str, Any]:
         """The node (async)."""
         llm, messages, kwargs = self._request(state)
         try:
@@ -137,7 +141,7 @@ class Synthesis:
         return finish(state, response)
 
 
-def dispatch(state: dict[str, Any]) -> list[Send] | str:
+def dispatch(state: SwarmState) -> list[Send] | str:
     """One `Send` per pending task; else the synthesis (or the end, if no round ran)."""
     pending = state.get("pending") or []
     if pending:
@@ -168,7 +172,9 @@ def _workers(
         )
         return [Worker(g, _label(g), limit) for g in graphs]
     chosen = model if worker_model is None else worker_model
-    models = list(chosen) if isinstance(chosen, (list, tuple)) else [chosen]
+    models: list[ModelLike | None] = (
+        list(chosen) if isinstance(chosen, (list, tuple)) else [cast("ModelLike | None", chosen)]
+    )
     workers = []
     for m in models:
         graph = create_agent_graph(
@@ -196,10 +202,10 @@ def create_swarm_graph(
     max_result_chars: int = 4000,
     system_prompt: str | None = None,
     approve_plan: bool = False,
-    checkpointer: Any = None,
-    store: Any = None,
+    checkpointer: Checkpointer = None,
+    store: BaseStore | None = None,
     name: str = "kimi-swarm",
-) -> CompiledStateGraph:
+) -> SwarmGraph:
     """Create the agent-swarm graph (map-reduce over sub-agent subgraphs).
 
     Args:
@@ -217,7 +223,7 @@ def create_swarm_graph(
             with a tool message saying so.
         max_concurrency: Sub-agents running at once (enforced by the swarm itself).
         max_concurrency_per_worker: Sub-agents running at once on one worker.
-        max_rounds: Rounds (waves) of sub-agents per request; after each round but the
+        max_rounds: Rounds of sub-agents per request; after each round but the
             last, the orchestrator sees the results and may start another.
         subagent_max_steps: Model calls per sub-agent.
         subagent_timeout: Seconds per sub-agent; None = no limit.

@@ -14,7 +14,7 @@ from langgraph.types import Overwrite
 from pydantic import BaseModel, Field, ValidationError
 
 from kimi_graph.modes.swarm._settings import SwarmSettings
-from kimi_graph.state import SubagentResult, SubagentTask
+from kimi_graph.state import SubagentResult, SubagentTask, SwarmState
 
 ASSIGN_TASK = "assign_task"
 
@@ -81,7 +81,7 @@ def current_request(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
 
 
 def plan_round(
-    state: dict[str, Any], response: AIMessage, settings: SwarmSettings, workers: int
+    state: SwarmState, response: AIMessage, settings: SwarmSettings, workers: int
 ) -> dict[str, Any]:
     """The state update for the orchestrator's `response`.
 

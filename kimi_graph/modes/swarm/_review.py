@@ -22,7 +22,7 @@ from langchain_core.messages import AIMessage
 from langgraph.types import interrupt
 
 from kimi_graph.modes.swarm._plan import ASSIGN_TASK, error_record, error_reply
-from kimi_graph.state import SubagentResult, SubagentTask
+from kimi_graph.state import SubagentResult, SubagentTask, SwarmState
 
 DROPPED = "dropped at plan review"
 
@@ -69,7 +69,7 @@ def _rewrite_calls(message: AIMessage, kept: Sequence[SubagentTask]) -> AIMessag
     return message.model_copy(update={"tool_calls": calls})
 
 
-def review_plan(state: dict[str, Any]) -> dict[str, Any]:
+def review_plan(state: SwarmState) -> dict[str, Any]:
     """Show the pending tasks to a person and apply the answer."""
     tasks: list[SubagentTask] = list(state.get("pending") or [])
     if not tasks:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TypeVar
 
 from kimi_graph.context import KimiContext
 from kimi_graph.modes.agent import DEFAULT_MAX_STEPS
+
+T = TypeVar("T")
 
 DEFAULT_TOOL_CALL_BUDGET = 1500
 """Tool calls all sub-agents of one request may make together (K2.5: up to 1,500)."""
@@ -38,15 +41,20 @@ class SwarmSettings:
             raise ValueError(msg)
 
     def for_run(self, context: KimiContext) -> SwarmSettings:
-        """These settings with the run's context applied."""
-        changes = {
-            "max_subagents": context.max_subagents,
-            "max_concurrency": context.max_concurrency,
-            "max_rounds": context.max_rounds,
-            "subagent_max_steps": context.max_steps,
-            "subagent_thinking": context.subagent_thinking,
-            "system_prompt": context.system_prompt,
-            "thinking": context.thinking,
-        }
-        set_now = {k: v for k, v in changes.items() if v is not None}
-        return dataclasses.replace(self, **set_now) if set_now else self
+        """These settings with the run's context applied (fields it leaves None stay)."""
+        c = context
+        run = dataclasses.replace(
+            self,
+            max_subagents=_pick(c.max_subagents, self.max_subagents),
+            max_concurrency=_pick(c.max_concurrency, self.max_concurrency),
+            max_rounds=_pick(c.max_rounds, self.max_rounds),
+            subagent_max_steps=_pick(c.max_steps, self.subagent_max_steps),
+            subagent_thinking=_pick(c.subagent_thinking, self.subagent_thinking),
+            system_prompt=_pick(c.system_prompt, self.system_prompt),
+            thinking=_pick(c.thinking, self.thinking),
+        )
+        return self if run == self else run
+
+
+def _pick(override: T | None, current: T) -> T:
+    return current if override is None else override

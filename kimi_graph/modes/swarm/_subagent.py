@@ -25,7 +25,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import (
     AIMessage,
@@ -192,7 +192,12 @@ class _Outcome:
         return True
 
 
-_SERIALIZED = {"ai": AIMessage, "human": HumanMessage, "tool": ToolMessage, "system": SystemMessage}
+_SERIALIZED: dict[str, type[AIMessage | HumanMessage | ToolMessage | SystemMessage]] = {
+    "ai": AIMessage,
+    "human": HumanMessage,
+    "tool": ToolMessage,
+    "system": SystemMessage,
+}
 
 
 def _message(value: Any) -> AnyMessage:
@@ -201,8 +206,8 @@ def _message(value: Any) -> AnyMessage:
     `convert_to_messages` would drop a serialized AI message's `usage_metadata`.
     """
     if isinstance(value, dict) and value.get("type") in _SERIALIZED:
-        return _SERIALIZED[value["type"]].model_validate(value)  # type: ignore[no-any-return]
-    return convert_to_messages([value])[0]
+        return _SERIALIZED[value["type"]].model_validate(value)
+    return cast("AnyMessage", convert_to_messages([value])[0])
 
 
 class SubagentBranch:

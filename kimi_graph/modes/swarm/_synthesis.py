@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
 from kimi_graph import prompts
 from kimi_graph.modes.swarm._plan import current_request
 from kimi_graph.modes.swarm._subagent import add_usage, describe, sum_usage
-from kimi_graph.state import SubagentResult
+from kimi_graph.state import SubagentResult, SwarmState
 
 
 def critical_steps(results: Sequence[SubagentResult], rounds: int) -> list[int]:
@@ -23,7 +23,7 @@ def critical_steps(results: Sequence[SubagentResult], rounds: int) -> list[int]:
     return per_round
 
 
-def synthesis_input(state: dict[str, Any]) -> list[AnyMessage]:
+def synthesis_input(state: SwarmState) -> list[AnyMessage]:
     """The synthesis prompt (naming failed sub-agents) and the conversation."""
     results: list[SubagentResult] = list(state.get("subagent_results") or [])
     failed = [r for r in results if r["status"] == "error"]
@@ -51,12 +51,12 @@ def results_digest(results: Sequence[SubagentResult], err: Exception) -> AIMessa
     )
 
 
-def finish(state: dict[str, Any], response: AIMessage) -> dict[str, Any]:
+def finish(state: SwarmState, response: AIMessage) -> dict[str, Any]:
     """The final message: failures named, `response_metadata["swarm"]` summary."""
     results: list[SubagentResult] = list(state.get("subagent_results") or [])
     failed = [r for r in results if r["status"] == "error"]
     per_round = critical_steps(results, state.get("round", 0))
-    text = response.text
+    text: str = response.text
     roles = [r["role"] for r in results]
     missing = [
         r
@@ -68,7 +68,7 @@ def finish(state: dict[str, Any], response: AIMessage) -> dict[str, Any]:
         names = ", ".join(f"{r['id']} ({r['role'] or 'no role'})" for r in missing)
         text = f"{text}\n\nSub-agents that failed: {names}."
     orchestrator = sum_usage(current_request(state["messages"]))
-    subagents = add_usage(*(r.get("usage") or {} for r in results))  # type: ignore[misc]
+    subagents = add_usage(*(r["usage"] for r in results if "usage" in r))
     synthesis = sum_usage([response])
     summary = {
         "subagents": len(results),
