@@ -13,6 +13,7 @@ from kimi_graph._version import __version__
 
 if TYPE_CHECKING:
     from kimi_graph.chat_models import ChatKimi
+    from kimi_graph.context import KimiContext
     from kimi_graph.modes import (
         Mode,
         create_agent_graph,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChatKimi",
+    "KimiContext",
     "Mode",
     "__version__",
     "create_agent_graph",
@@ -35,6 +37,7 @@ __all__ = [
 
 _HOMES = {
     "ChatKimi": "kimi_graph.chat_models",
+    "KimiContext": "kimi_graph.context",
     "Mode": "kimi_graph.modes",
     "create_agent_graph": "kimi_graph.modes",
     "create_graph": "kimi_graph.modes",

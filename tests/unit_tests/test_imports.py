@@ -7,6 +7,7 @@ import kimi_graph
 
 EXPECTED_ALL = [
     "ChatKimi",
+    "KimiContext",
     "Mode",
     "create_agent_graph",
     "create_graph",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kimi_graph import ChatKimi
-from kimi_graph.context import KimiContext
+from kimi_graph import ChatKimi, KimiContext
 from kimi_graph.modes._model import ModelSource, derive_kimi
 
 

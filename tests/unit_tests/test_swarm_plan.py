@@ -6,7 +6,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.types import Overwrite, Send
 
-from kimi_graph.context import KimiContext
+from kimi_graph import KimiContext
 from kimi_graph.modes.swarm import (
     ASSIGN_TASK,
     SwarmSettings,
