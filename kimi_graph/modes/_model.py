@@ -10,6 +10,7 @@ run, not when it is built, so Studio can load it on a machine with nothing set. 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,31 +53,34 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
-def derive_kimi(base: ChatKimi, context: KimiContext) -> ChatKimi:
-    """A `ChatKimi` like `base` with the context's `model`, `base_url` and `backend`.
+_CLIENTS = frozenset({"client", "async_client", "root_client", "root_async_client"})
+_CREDENTIALS = frozenset({"openai_api_key", "default_headers", "default_query"})
 
-    The base model's key goes only to its own origin: a run that points `base_url`
-    elsewhere gets the key of the environment when the new host is Moonshot's (as
-    `ChatKimi()` would) and none otherwise, so a run setting cannot send the key to a
-    host of its choosing.
+
+def derive_kimi(base: ChatKimi, context: KimiContext) -> ChatKimi:
+    """A `ChatKimi` made like `base`, for the context's `model`, `base_url`, `backend`.
+
+    Every setting `base` was made with is kept. Its key and headers go only to its own
+    origin: a run that points `base_url` elsewhere gets the key of the environment
+    when the new host is Moonshot's (as `ChatKimi()` would) and none otherwise, so a
+    run setting cannot send them to a host of its choosing.
     """
     base_url = context.base_url or base.openai_api_base or ""
-    params: dict[str, Any] = {
-        "model": context.model or base.model_name,
-        "base_url": base_url,
-        "backend": context.backend or (base.backend if not context.base_url else None),
-        "thinking": base.thinking,
-        "max_retries": base.max_retries,
-        "timeout": base.request_timeout,
-        "max_tokens": base.max_tokens,
-        "default_headers": base.default_headers,
-    }
     same_origin = _origin(base_url) == _origin(base.openai_api_base or "")
-    if same_origin and base.openai_api_key is not None:
-        params["api_key"] = base.openai_api_key
-    elif resolve_backend(params["backend"], base_url).name != "moonshot":
-        params["api_key"] = "EMPTY"  # self-hosted servers take any key
+    skip = _CLIENTS if same_origin else _CLIENTS | _CREDENTIALS
+    params: dict[str, Any] = {
+        name: getattr(base, name) for name in base.model_fields_set if name not in skip
+    }
+    params["model_name"] = context.model or base.model_name
+    params["openai_api_base"] = base_url
+    params["backend"] = context.backend or (base.backend if same_origin else None)
+    if not same_origin and resolve_backend(params["backend"], base_url).name != "moonshot":
+        params["openai_api_key"] = "EMPTY"  # self-hosted servers take any key
     return ChatKimi(**params)
+
+
+MAX_MODELS_PER_GRAPH = 32
+"""Models kept per graph node for distinct run settings (least recently used dropped)."""
 
 
 class ModelSource:
@@ -91,7 +95,8 @@ class ModelSource:
     def __init__(self, model: ModelLike | None, prepare: Prepare | None = None) -> None:
         self._model = model
         self._prepare = prepare or (lambda m: m)
-        self._cache: dict[tuple[str | None, str | None, str | None], Runnable[Any, Any]] = {}
+        self._cache: OrderedDict[tuple[str | None, str | None, str | None], Runnable[Any, Any]]
+        self._cache = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -103,13 +108,14 @@ class ModelSource:
         """The prepared model for a run with `context` (default: the current run's)."""
         context = current_context() if context is None else context
         key = (context.model, context.base_url, context.backend)
-        found = self._cache.get(key)
-        if found is not None:
-            return found
         with self._lock:
             found = self._cache.get(key)
             if found is None:
                 found = self._cache[key] = self._prepare(self._resolve(context))
+                if len(self._cache) > MAX_MODELS_PER_GRAPH:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(key)
         return found
 
     def _resolve(self, context: KimiContext) -> ModelLike:
