@@ -48,3 +48,13 @@ def postgres_url() -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+def peak_concurrency(records: list[Any]) -> int:
+    """The most requests the emulator had in flight at once, from its request log."""
+    events = sorted([(r.started, 1) for r in records] + [(r.finished, -1) for r in records])
+    active = peak = 0
+    for _, step in events:
+        active += step
+        peak = max(peak, active)
+    return peak

@@ -20,21 +20,12 @@ from langchain_core.messages import AIMessage
 
 from kimi_graph import ChatKimi, create_swarm_graph
 from kimi_graph.emulator import Emulator, EmulatorConfig
-from tests.integration_tests.conftest import requests_since
+from tests.integration_tests.conftest import peak_concurrency, requests_since
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 CHILD = Path(__file__).with_name("load_child.py")
 ROOT = Path(__file__).parents[2]
-
-
-def _peak_concurrency(records: list) -> int:
-    events = sorted([(r.started, 1) for r in records] + [(r.finished, -1) for r in records])
-    active = peak = 0
-    for _, step in events:
-        active += step
-        peak = max(peak, active)
-    return peak
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +64,7 @@ def test_five_hundred_subagents_with_max_concurrency_100(paced_emulator: Emulato
     elapsed = time.monotonic() - start
     records = out["subagent_results"]
     subs = [r for r in requests_since(paced_emulator, mark) if not r.thinking]
-    peak = _peak_concurrency(subs)
+    peak = peak_concurrency(subs)
     print(f"\n500 sub-agents, max_concurrency=100: {elapsed:.1f} s, peak in flight {peak}")
     assert len(records) == 500
     assert all(r["status"] == "ok" for r in records), [r for r in records if r["status"] != "ok"]

@@ -12,7 +12,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from kimi_graph import ChatKimi, create_swarm_graph
 from kimi_graph.emulator import Emulator, EmulatorConfig
-from tests.integration_tests.conftest import requests_since
+from tests.integration_tests.conftest import peak_concurrency, requests_since
 
 CITIES = (
     'Compare the weather in these cities:\n- weather in "Paris"\n- weather in "Rome"\n'
@@ -40,16 +40,6 @@ def assign(role: str, task: str) -> str:
 
 def _records(out: dict) -> dict[str, dict]:
     return {r["role"]: r for r in out["subagent_results"]}
-
-
-def _peak_concurrency(records: list) -> int:
-    """The most requests the server had in flight at once."""
-    events = sorted([(r.started, 1) for r in records] + [(r.finished, -1) for r in records])
-    active = peak = 0
-    for _, step in events:
-        active += step
-        peak = max(peak, active)
-    return peak
 
 
 def _final(out: dict) -> AIMessage:
@@ -125,7 +115,7 @@ async def test_branches_run_in_parallel(slow_emulator, run: str) -> None:
     assert len(firsts) == 12
     # all twelve first requests in flight at once: on invoke, more than LangGraph's
     # default thread pool (cores + 4) would allow
-    assert _peak_concurrency(firsts) == 12
+    assert peak_concurrency(firsts) == 12
 
 
 def test_max_concurrency_bounds_branches(slow_emulator) -> None:
@@ -135,7 +125,7 @@ def test_max_concurrency_bounds_branches(slow_emulator) -> None:
     create_swarm_graph(llm, [], max_concurrency=2).invoke({"messages": [("user", f"Do:\n{tasks}")]})
     subs = [r for r in requests_since(slow_emulator, mark) if not r.thinking]
     assert len(subs) == 6
-    assert _peak_concurrency(subs) == 2
+    assert peak_concurrency(subs) == 2
 
 
 def test_extra_subagents_are_refused(kimi) -> None:

@@ -18,7 +18,7 @@ from langgraph.types import Command, interrupt
 
 from kimi_graph import create_agent_graph, create_swarm_graph, create_thinking_graph
 from kimi_graph.emulator import Emulator, EmulatorConfig
-from tests.integration_tests.conftest import requests_since
+from tests.integration_tests.conftest import peak_concurrency, requests_since
 
 
 @tool
@@ -39,15 +39,6 @@ def assign(role: str, task: str) -> str:
 
 def _thread() -> dict[str, Any]:
     return {"configurable": {"thread_id": uuid.uuid4().hex}}
-
-
-def _peak(records: list[Any]) -> int:
-    events = sorted([(r.started, 1) for r in records] + [(r.finished, -1) for r in records])
-    active = peak = 0
-    for _, step in events:
-        active += step
-        peak = max(peak, active)
-    return peak
 
 
 @pytest.fixture(scope="module")
@@ -284,7 +275,7 @@ async def test_swarm_enforces_max_concurrency_from_the_context(slow_emulator, mo
     assert [r["status"] for r in out["subagent_results"]] == ["ok"] * 6
     subs = [r for r in requests_since(slow_emulator, mark) if not r.thinking]
     assert len(subs) == 6
-    assert _peak(subs) == 2
+    assert peak_concurrency(subs) == 2
 
 
 def test_bad_context_is_refused() -> None:
