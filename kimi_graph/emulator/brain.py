@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from kimi_graph.arithmetic import evaluate
+from kimi_graph._arithmetic import evaluate
 from kimi_graph.emulator.directives import CallSpec, Directives, strip_directives
 from kimi_graph.emulator.platform import (
     WEB_SEARCH,
