@@ -86,7 +86,7 @@ class Dialect:
             raise ApiError(400, f"{model} is not a valid model ID")
         raise ApiError(404, f"The model `{model}` does not exist.", "NotFoundError")
 
-    def thinking(self, body: dict, model: str) -> bool:
+    def thinking(self, body: dict[str, Any], model: str) -> bool:
         """Decide whether thinking is on for a request.
 
         Args:
@@ -123,7 +123,7 @@ class Dialect:
             return False
         return True if requested is None else requested
 
-    def excludes_reasoning(self, body: dict) -> bool:
+    def excludes_reasoning(self, body: dict[str, Any]) -> bool:
         """Whether reasoning is computed but left out of the answer (OpenRouter ``exclude``)."""
         if self.name != "openrouter":
             return False
@@ -132,7 +132,7 @@ class Dialect:
             return True
         return body.get("include_reasoning") is False
 
-    def read_reasoning(self, message: dict) -> str:
+    def read_reasoning(self, message: dict[str, Any]) -> str:
         """Reasoning the server reads back from a history message under this dialect's rule.
 
         Args:

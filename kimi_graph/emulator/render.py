@@ -64,7 +64,7 @@ class Output:
     created: int = field(default_factory=lambda: int(time.time()))
 
 
-def prompt_segments(body: dict) -> list[tuple[Any, int]]:
+def prompt_segments(body: dict[str, Any]) -> list[tuple[Any, int]]:
     """The prompt's parts in order (tools, then each message) with their token counts."""
     segments: list[tuple[Any, int]] = []
     if body.get("tools"):
@@ -79,13 +79,13 @@ def prompt_segments(body: dict) -> list[tuple[Any, int]]:
     return segments
 
 
-def _prompt_tokens(body: dict) -> int:
+def _prompt_tokens(body: dict[str, Any]) -> int:
     return sum(tokens for _, tokens in prompt_segments(body))
 
 
 def finalize(
     turn: Turn,
-    body: dict,
+    body: dict[str, Any],
     dialect: Dialect,
     thinking: bool,
     *,
@@ -168,7 +168,7 @@ def _call_type(call: ToolCall) -> str:
     return "builtin_function" if call.name.startswith("$") else "function"
 
 
-def _tool_calls_json(calls: list[ToolCall]) -> list[dict]:
+def _tool_calls_json(calls: list[ToolCall]) -> list[dict[str, Any]]:
     return [
         {
             "index": i,
@@ -180,7 +180,7 @@ def _tool_calls_json(calls: list[ToolCall]) -> list[dict]:
     ]
 
 
-def completion_body(out: Output, dialect: Dialect, model: str) -> dict:
+def completion_body(out: Output, dialect: Dialect, model: str) -> dict[str, Any]:
     """A non-streamed ``chat.completion`` object.
 
     Args:
@@ -229,7 +229,7 @@ def _split_even(text: str, parts: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def stream_deltas(out: Output, dialect: Dialect, chunk_words: int) -> list[dict]:
+def stream_deltas(out: Output, dialect: Dialect, chunk_words: int) -> list[dict[str, Any]]:
     """The ``delta`` objects of a streamed answer, reasoning strictly before content.
 
     The first delta carries ``role: "assistant"``.
@@ -242,7 +242,7 @@ def stream_deltas(out: Output, dialect: Dialect, chunk_words: int) -> list[dict]
     Returns:
         The deltas, without the final ``finish_reason`` chunk.
     """
-    deltas: list[dict] = []
+    deltas: list[dict[str, Any]] = []
     if dialect.raw:
         text = raw_content(out)
         deltas = [{"content": text[i : i + RAW_PIECE]} for i in range(0, len(text), RAW_PIECE)]
@@ -264,7 +264,9 @@ def stream_deltas(out: Output, dialect: Dialect, chunk_words: int) -> list[dict]
     return deltas
 
 
-def chunk(out: Output, model: str, delta: dict | None, finish: str | None = None) -> dict:
+def chunk(
+    out: Output, model: str, delta: dict[str, Any] | None, finish: str | None = None
+) -> dict[str, Any]:
     """One ``chat.completion.chunk``; ``delta=None`` makes the trailing usage chunk."""
     base: dict[str, Any] = {
         "id": out.id,
@@ -280,7 +282,9 @@ def chunk(out: Output, model: str, delta: dict | None, finish: str | None = None
     return base
 
 
-def stream_chunks(out: Output, dialect: Dialect, model: str, body: dict, words: int) -> list[dict]:
+def stream_chunks(
+    out: Output, dialect: Dialect, model: str, body: dict[str, Any], words: int
+) -> list[dict[str, Any]]:
     """Every chunk of a streamed answer, in order (without ``[DONE]``).
 
     Args:

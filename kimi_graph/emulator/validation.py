@@ -96,13 +96,13 @@ def check_thinking_field(value: Any) -> bool | None:
             "the thinking field in the request (expected type object) is illegal, "
             f"and {_json_type(value)} is not acceptable",
         )
-    kind = value.get("type")
+    kind: object = value.get("type")
     if kind not in ("enabled", "disabled"):
         raise ApiError(400, f"invalid thinking type {kind!r}: expected 'enabled' or 'disabled'")
     return kind == "enabled"
 
 
-def _check_fixed(body: dict, key: str, allowed: float, label: str) -> None:
+def _check_fixed(body: dict[str, Any], key: str, allowed: float, label: str) -> None:
     value = body.get(key)
     if value is None:
         return
@@ -112,7 +112,7 @@ def _check_fixed(body: dict, key: str, allowed: float, label: str) -> None:
         raise ApiError(400, f"invalid {key}: only {label} is allowed for this model")
 
 
-def validate_moonshot(body: dict, model: str, thinking: bool) -> None:
+def validate_moonshot(body: dict[str, Any], model: str, thinking: bool) -> None:
     """Apply Moonshot's validation rules (WIRE.md §1.4–§1.6).
 
     Args:
