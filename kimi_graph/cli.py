@@ -38,6 +38,17 @@ if TYPE_CHECKING:
     from kimi_graph.cli_render import StreamRenderer
     from kimi_graph.emulator import Emulator
 
+__all__ = [
+    "CLIError",
+    "MODES",
+    "build_graph",
+    "build_parser",
+    "describe_error",
+    "main",
+    "root_cause",
+    "stream_graph",
+]
+
 #: Names this module used to import eagerly, still importable from it (on first use).
 _LAZY = {
     "ChatKimi": "kimi_graph.chat_models",

@@ -26,6 +26,17 @@ from kimi_graph.emulator.schema import (
 )
 from kimi_graph.emulator.teacher import is_calculator, listed_items
 
+__all__ = [
+    "EMULATOR_NOTE",
+    "ToolCall",
+    "Turn",
+    "arithmetic_answer",
+    "count_images",
+    "decide",
+    "last_user_index",
+    "message_text",
+]
+
 _LIST_ITEM = re.compile(r"^\s*(?:[-*]|\d+[.)])\s+(.+?)\s*$", re.MULTILINE)
 _ARITH_PREFIX = re.compile(
     r"^(?:what\s+is|what's|whats|calculate|compute|evaluate|how\s+much\s+is)\s+", re.IGNORECASE

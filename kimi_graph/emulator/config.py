@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+__all__ = [
+    "BACKEND_OF_DIALECT",
+    "DIALECTS",
+    "EmulatorConfig",
+    "RequestRecord",
+]
+
 DIALECTS: tuple[str, ...] = (
     "moonshot",
     "vllm",

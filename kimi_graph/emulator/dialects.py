@@ -7,6 +7,11 @@ from typing import Any
 
 from kimi_graph.emulator.validation import ApiError, check_thinking_field
 
+__all__ = [
+    "DIALECT_BY_NAME",
+    "Dialect",
+]
+
 #: Thinking capability per model id: "switch" (default on), "forced" (always on), "none".
 _MOONSHOT_MODELS = {
     "kimi-k2.5": "switch",

@@ -12,6 +12,13 @@ from typing import Any
 from kimi_graph.emulator.directives import Directives
 from kimi_graph.emulator.validation import ApiError
 
+__all__ = [
+    "FaultInjector",
+    "concurrency_error",
+    "conversation_key",
+    "fault_error",
+]
+
 _MESSAGES = {
     429: ("The engine is currently overloaded, please try again later", "engine_overloaded_error"),
     500: ("The server had an error while processing your request (emulated)", "server_error"),

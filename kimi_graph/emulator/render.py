@@ -14,6 +14,26 @@ from typing import Any
 from kimi_graph.emulator.brain import ToolCall, Turn, message_text
 from kimi_graph.emulator.dialects import Dialect
 
+__all__ = [
+    "ARG_BEGIN",
+    "CALL_BEGIN",
+    "CALL_END",
+    "RAW_PIECE",
+    "SECTION_BEGIN",
+    "SECTION_END",
+    "Output",
+    "chunk",
+    "clip_tokens",
+    "completion_body",
+    "count_tokens",
+    "finalize",
+    "prompt_segments",
+    "raw_content",
+    "split_words",
+    "stream_chunks",
+    "stream_deltas",
+]
+
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 RAW_PIECE = 7
 SECTION_BEGIN = "<|tool_calls_section_begin|>"
@@ -164,7 +184,7 @@ def raw_content(out: Output) -> str:
 
 
 def _call_type(call: ToolCall) -> str:
-    # Moonshot may type a builtin's call "builtin_function" (WIRE.md §1.7).
+    # Moonshot may type a builtin's call "builtin_function" (docs/wire.md §1.7).
     return "builtin_function" if call.name.startswith("$") else "function"
 
 

@@ -15,6 +15,16 @@ from kimi_graph.emulator.teacher import (
     named_thing,
 )
 
+__all__ = [
+    "Source",
+    "call_syntax_args",
+    "clip",
+    "first_number",
+    "source_from_message",
+    "synthesize_arguments",
+    "value_for",
+]
+
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
 _QUOTED = re.compile(r'"([^"\n]+)"')
 _FENCED = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)

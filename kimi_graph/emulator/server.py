@@ -21,6 +21,19 @@ from kimi_graph.emulator.faults import FaultInjector, concurrency_error, convers
 from kimi_graph.emulator.render import completion_body, finalize, prompt_segments, stream_chunks
 from kimi_graph.emulator.validation import ApiError, validate_body, validate_moonshot
 
+__all__ = [
+    "STATE_KEY",
+    "State",
+    "build_app",
+    "chat_completions",
+    "current_chain",
+    "delete_requests",
+    "get_requests",
+    "health",
+    "list_models",
+    "start_site",
+]
+
 logger = logging.getLogger(__name__)
 STATE_KEY: web.AppKey[State] = web.AppKey("emulator_state")
 

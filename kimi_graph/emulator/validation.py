@@ -1,4 +1,4 @@
-"""Request validation: generic body checks and Moonshot's HTTP 400 rules (WIRE.md §1)."""
+"""Request validation: generic body checks and Moonshot's HTTP 400 rules (docs/wire.md §1)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,20 @@ import math
 import re
 from typing import Any
 
+__all__ = [
+    "FIXED_SAMPLING_MODELS",
+    "MAX_TOOLS",
+    "ApiError",
+    "check_thinking_field",
+    "validate_body",
+    "validate_moonshot",
+]
+
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9\-_]{0,63}$")
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 MAX_TOOLS = 128
 
-#: Moonshot models whose sampling parameters are fixed (WIRE.md §1.4).
+#: Moonshot models whose sampling parameters are fixed (docs/wire.md §1.4).
 FIXED_SAMPLING_MODELS = frozenset(
     {"kimi-k2.5", "kimi-k2.6", "kimi-k2-thinking", "kimi-k2-thinking-turbo"}
 )
@@ -77,7 +86,7 @@ def validate_body(body: Any) -> None:
 
 
 def check_thinking_field(value: Any) -> bool | None:
-    """Interpret Moonshot's top-level ``thinking`` field.
+    """Interpret Moonshot's top-level ``thinking`` field (docs/wire.md §1.2).
 
     Args:
         value: The field's value (``None`` when absent).
@@ -113,7 +122,7 @@ def _check_fixed(body: dict[str, Any], key: str, allowed: float, label: str) -> 
 
 
 def validate_moonshot(body: dict[str, Any], model: str, thinking: bool) -> None:
-    """Apply Moonshot's validation rules (WIRE.md §1.4–§1.6).
+    """Apply Moonshot's validation rules (docs/wire.md §1.4–§1.6).
 
     Args:
         body: The request body (already shape-checked).
