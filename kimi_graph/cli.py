@@ -38,6 +38,17 @@ if TYPE_CHECKING:
     from kimi_graph.cli_render import StreamRenderer
     from kimi_graph.emulator import Emulator
 
+__all__ = [
+    "CLIError",
+    "MODES",
+    "build_graph",
+    "build_parser",
+    "describe_error",
+    "main",
+    "root_cause",
+    "stream_graph",
+]
+
 #: Names this module used to import eagerly, still importable from it (on first use).
 _LAZY = {
     "ChatKimi": "kimi_graph.chat_models",
@@ -45,7 +56,7 @@ _LAZY = {
     "model_from_env": "kimi_graph.config",
     "validation_reason": "kimi_graph.config",
     "StreamRenderer": "kimi_graph.cli_render",
-    "calculator": "kimi_graph.cli_tools",
+    "calculator": "kimi_graph.tools.calculator",
     "demo_tools": "kimi_graph.cli_tools",
 }
 
@@ -478,7 +489,8 @@ def describe_error(err: BaseException) -> str:
         body = err.body
         detail = None
         if isinstance(body, dict):
-            inner = body.get("error") if isinstance(body.get("error"), dict) else body
+            error = body.get("error")
+            inner = error if isinstance(error, dict) else body
             detail = inner.get("message")
         url = redact_url(err.request.url) if err.request is not None else "the server"
         return f"{url} answered HTTP {err.status_code}: {detail or err.message}"

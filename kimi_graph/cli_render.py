@@ -29,6 +29,7 @@ from typing import Any, TextIO
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
+from kimi_graph._names import ASSIGN_TASK
 from kimi_graph.cli_summary import summarize, usage_text
 from kimi_graph.cli_swarm import SwarmBoard, fit
 
@@ -47,7 +48,6 @@ ERASE_UP = "\033[{n}F\033[J"
 
 #: Nodes of the root graph whose output gets a `[node]` header (the swarm's steps).
 SECTION_NODES = ("orchestrator", "synthesis")
-ASSIGN_TASK = "assign_task"
 BAR_WIDTH = 20
 
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from kimi_graph.arithmetic import evaluate
+from kimi_graph._arithmetic import evaluate
 from kimi_graph.emulator.directives import CallSpec, Directives, strip_directives
 from kimi_graph.emulator.platform import (
     WEB_SEARCH,
@@ -25,6 +25,17 @@ from kimi_graph.emulator.schema import (
     value_for,
 )
 from kimi_graph.emulator.teacher import is_calculator, listed_items
+
+__all__ = [
+    "EMULATOR_NOTE",
+    "ToolCall",
+    "Turn",
+    "arithmetic_answer",
+    "count_images",
+    "decide",
+    "last_user_index",
+    "message_text",
+]
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*]|\d+[.)])\s+(.+?)\s*$", re.MULTILINE)
 _ARITH_PREFIX = re.compile(
@@ -89,7 +100,7 @@ def count_images(content: Any) -> int:
     return sum(1 for p in content if isinstance(p, dict) and p.get("type") == "image_url")
 
 
-def last_user_index(messages: list[dict]) -> int:
+def last_user_index(messages: list[dict[str, Any]]) -> int:
     """Index of the last user message, or -1."""
     for i in range(len(messages) - 1, -1, -1):
         if messages[i].get("role") == "user":
@@ -109,9 +120,9 @@ def arithmetic_answer(question: str) -> str | None:
     return str(round(value, 10) if isinstance(value, float) else value)
 
 
-def _functions(tools: Any) -> dict[str, dict]:
+def _functions(tools: Any) -> dict[str, dict[str, Any]]:
     """Map function tool names to their parameter schemas."""
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     for tool in tools if isinstance(tools, list) else []:
         if not isinstance(tool, dict) or tool.get("type", "function") != "function":
             continue
@@ -122,7 +133,7 @@ def _functions(tools: Any) -> dict[str, dict]:
     return out
 
 
-def _task_tool(functions: dict[str, dict]) -> str | None:
+def _task_tool(functions: dict[str, dict[str, Any]]) -> str | None:
     """The first tool whose schema has a required ``task`` string property."""
     for name, params in functions.items():
         props = params.get("properties") or {}
@@ -133,7 +144,9 @@ def _task_tool(functions: dict[str, dict]) -> str | None:
     return None
 
 
-def _swarm_calls(name: str, params: dict, items: list[str], text: str) -> list[dict]:
+def _swarm_calls(
+    name: str, params: dict[str, Any], items: list[str], text: str
+) -> list[dict[str, Any]]:
     """One set of arguments per list item for a ``task`` tool."""
     has_role = "role" in (params.get("properties") or {})
     out = []
@@ -162,7 +175,7 @@ def _topic_words(name: str) -> set[str]:
     return {w for w in words if len(w) >= 4 and w not in _GENERIC_WORDS}
 
 
-def _relevant_tools(text: str, functions: dict[str, dict]) -> list[str]:
+def _relevant_tools(text: str, functions: dict[str, dict[str, Any]]) -> list[str]:
     """Tools the text names, else tools whose topic words it uses, in order of mention."""
     hits = []
     for name in functions:
@@ -186,7 +199,7 @@ _INSTRUCTED = re.compile(
 )
 
 
-def _instructed_tools(system_text: str, functions: dict[str, dict]) -> list[str]:
+def _instructed_tools(system_text: str, functions: dict[str, dict[str, Any]]) -> list[str]:
     """Tools a system message tells the model to answer with ("respond by calling X")."""
     return [n for n in _INSTRUCTED.findall(system_text) if n in functions]
 
@@ -194,10 +207,10 @@ def _instructed_tools(system_text: str, functions: dict[str, dict]) -> list[str]
 def _plan_calls(
     d: Directives,
     k: int,
-    functions: dict[str, dict],
+    functions: dict[str, dict[str, Any]],
     tool_choice: Any,
     system_text: str = "",
-) -> list[tuple[str, dict | None]]:
+) -> list[tuple[str, dict[str, Any] | None]]:
     """Decide which tools to call on this turn (``None`` arguments: synthesise them)."""
     if tool_choice == "none":
         return []
@@ -206,7 +219,7 @@ def _plan_calls(
     if d.has_calls:
         group: list[CallSpec] = d.groups[k] if k < len(d.groups) else []
         return [(c.name, c.arguments) for c in group]
-    calls: list[tuple[str, dict | None]] = []
+    calls: list[tuple[str, dict[str, Any] | None]] = []
     if k == 0 and functions:
         items = _LIST_ITEM.findall(d.text)
         task_tool = _task_tool(functions)
@@ -231,7 +244,7 @@ def _plan_calls(
     return calls
 
 
-def _calculator_for(text: str, functions: dict[str, dict]) -> list[str]:
+def _calculator_for(text: str, functions: dict[str, dict[str, Any]]) -> list[str]:
     """A calculator tool for a plain arithmetic question (`what is 2+3*4?`), if offered."""
     if arithmetic_answer(text) is None:
         return []
@@ -239,8 +252,8 @@ def _calculator_for(text: str, functions: dict[str, dict]) -> list[str]:
 
 
 def _fan_out(
-    names: list[str], text: str, functions: dict[str, dict]
-) -> list[tuple[str, dict | None]]:
+    names: list[str], text: str, functions: dict[str, dict[str, Any]]
+) -> list[tuple[str, dict[str, Any] | None]]:
     """Parallel calls of one tool over an "X and Y" list ("weather in Paris and Rome").
 
     Only when exactly one tool is called, the message does not spell its arguments
@@ -259,7 +272,7 @@ def _fan_out(
     return [(name, synthesize_arguments(params, name, text, text=item)) for item in items]
 
 
-def _takes_items(params: dict, items: list[str]) -> bool:
+def _takes_items(params: dict[str, Any], items: list[str]) -> bool:
     numeric = all(re.fullmatch(r"-?\d+(?:\.\d+)?", item) for item in items)
     for key, prop in (params.get("properties") or {}).items():
         kind = prop.get("type") if isinstance(prop, dict) else None
@@ -321,7 +334,7 @@ def _formatted(text: str, response_format: Any, question: str) -> str:
     return text
 
 
-def decide(body: dict, thinking: bool, d: Directives) -> Turn:
+def decide(body: dict[str, Any], thinking: bool, d: Directives) -> Turn:
     """Compute the model's turn for a request.
 
     Args:
@@ -332,7 +345,7 @@ def decide(body: dict, thinking: bool, d: Directives) -> Turn:
     Returns:
         The turn: reasoning (thinking only, never empty then), content and tool calls.
     """
-    messages: list[dict] = body["messages"]
+    messages: list[dict[str, Any]] = body["messages"]
     u = last_user_index(messages)
     images = count_images(messages[u].get("content")) if u >= 0 else 0
     after = messages[u + 1 :]

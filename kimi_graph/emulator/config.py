@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "BACKEND_OF_DIALECT",
+    "DIALECTS",
+    "EmulatorConfig",
+    "RequestRecord",
+]
 
 DIALECTS: tuple[str, ...] = (
     "moonshot",
@@ -93,7 +101,7 @@ class RequestRecord:
 
     dialect: str
     path: str
-    body: dict
+    body: dict[str, Any]
     status: int = 0
     thinking: bool = False
     stream: bool = False

@@ -7,6 +7,11 @@ from typing import Any
 
 from kimi_graph.emulator.validation import ApiError, check_thinking_field
 
+__all__ = [
+    "DIALECT_BY_NAME",
+    "Dialect",
+]
+
 #: Thinking capability per model id: "switch" (default on), "forced" (always on), "none".
 _MOONSHOT_MODELS = {
     "kimi-k2.5": "switch",
@@ -86,7 +91,7 @@ class Dialect:
             raise ApiError(400, f"{model} is not a valid model ID")
         raise ApiError(404, f"The model `{model}` does not exist.", "NotFoundError")
 
-    def thinking(self, body: dict, model: str) -> bool:
+    def thinking(self, body: dict[str, Any], model: str) -> bool:
         """Decide whether thinking is on for a request.
 
         Args:
@@ -123,7 +128,7 @@ class Dialect:
             return False
         return True if requested is None else requested
 
-    def excludes_reasoning(self, body: dict) -> bool:
+    def excludes_reasoning(self, body: dict[str, Any]) -> bool:
         """Whether reasoning is computed but left out of the answer (OpenRouter ``exclude``)."""
         if self.name != "openrouter":
             return False
@@ -132,7 +137,7 @@ class Dialect:
             return True
         return body.get("include_reasoning") is False
 
-    def read_reasoning(self, message: dict) -> str:
+    def read_reasoning(self, message: dict[str, Any]) -> str:
         """Reasoning the server reads back from a history message under this dialect's rule.
 
         Args:

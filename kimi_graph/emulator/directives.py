@@ -7,6 +7,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+__all__ = [
+    "CallSpec",
+    "Directives",
+    "parse_directives",
+    "strip_directives",
+]
+
 _CALL_HEAD = re.compile(r"\[\[\s*(call|loop)\s+([^\s\]{]+)\s*", re.IGNORECASE)
 _GENERIC = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
 _FAULT = re.compile(

@@ -7,9 +7,17 @@ import json
 import math
 import random
 import threading
+from typing import Any
 
 from kimi_graph.emulator.directives import Directives
 from kimi_graph.emulator.validation import ApiError
+
+__all__ = [
+    "FaultInjector",
+    "concurrency_error",
+    "conversation_key",
+    "fault_error",
+]
 
 _MESSAGES = {
     429: ("The engine is currently overloaded, please try again later", "engine_overloaded_error"),
@@ -17,7 +25,7 @@ _MESSAGES = {
 }
 
 
-def conversation_key(messages: list[dict], last_user: int) -> str:
+def conversation_key(messages: list[dict[str, Any]], last_user: int) -> str:
     """Hash of the messages up to and including the last user message, system ones aside.
 
     System prompts are left out, so the calls a graph makes for one user turn with

@@ -1,4 +1,4 @@
-"""Moonshot platform features of the emulator (WIRE.md §1.7).
+"""Moonshot platform features of the emulator (docs/wire.md §1.7).
 
 Newer models, the context length, the prefix cache, partial mode and the builtin
 ``$web_search``.
@@ -16,6 +16,22 @@ from collections import OrderedDict
 from typing import Any
 
 from kimi_graph.emulator.validation import ApiError
+
+__all__ = [
+    "CONTEXT_TOKENS",
+    "EFFORTS",
+    "EFFORT_MODELS",
+    "LEGACY_USAGE_MODELS",
+    "WEB_SEARCH",
+    "PrefixCache",
+    "builtin_names",
+    "continuation",
+    "partial_prefix",
+    "search_results",
+    "search_tokens",
+    "validate_platform",
+    "web_search_arguments",
+]
 
 CONTEXT_TOKENS = 262_144
 """K2.5's context (256K); Moonshot's 400 names it (MoonshotAI/kimi-cli #2011)."""
@@ -104,7 +120,7 @@ def validate_platform(body: dict[str, Any], model: str, thinking: bool, prompt_t
                 400, f"invalid reasoning_effort {effort!r}: expected one of {', '.join(EFFORTS)}"
             )
     if thinking and WEB_SEARCH in builtin_names(body.get("tools")):
-        # Needs thinking disabled (WIRE.md §1.7); the wording is the emulator's.
+        # Needs thinking disabled (docs/wire.md §1.7); the wording is the emulator's.
         raise ApiError(400, f"builtin function {WEB_SEARCH} is incompatible with thinking enabled")
     for i, m in enumerate(body["messages"]):
         if m.get("role") == "tool" and m.get("name") == WEB_SEARCH and _search_echo(m) is None:

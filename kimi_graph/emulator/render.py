@@ -14,6 +14,26 @@ from typing import Any
 from kimi_graph.emulator.brain import ToolCall, Turn, message_text
 from kimi_graph.emulator.dialects import Dialect
 
+__all__ = [
+    "ARG_BEGIN",
+    "CALL_BEGIN",
+    "CALL_END",
+    "RAW_PIECE",
+    "SECTION_BEGIN",
+    "SECTION_END",
+    "Output",
+    "chunk",
+    "clip_tokens",
+    "completion_body",
+    "count_tokens",
+    "finalize",
+    "prompt_segments",
+    "raw_content",
+    "split_words",
+    "stream_chunks",
+    "stream_deltas",
+]
+
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 RAW_PIECE = 7
 SECTION_BEGIN = "<|tool_calls_section_begin|>"
@@ -64,7 +84,7 @@ class Output:
     created: int = field(default_factory=lambda: int(time.time()))
 
 
-def prompt_segments(body: dict) -> list[tuple[Any, int]]:
+def prompt_segments(body: dict[str, Any]) -> list[tuple[Any, int]]:
     """The prompt's parts in order (tools, then each message) with their token counts."""
     segments: list[tuple[Any, int]] = []
     if body.get("tools"):
@@ -79,13 +99,13 @@ def prompt_segments(body: dict) -> list[tuple[Any, int]]:
     return segments
 
 
-def _prompt_tokens(body: dict) -> int:
+def _prompt_tokens(body: dict[str, Any]) -> int:
     return sum(tokens for _, tokens in prompt_segments(body))
 
 
 def finalize(
     turn: Turn,
-    body: dict,
+    body: dict[str, Any],
     dialect: Dialect,
     thinking: bool,
     *,
@@ -164,11 +184,11 @@ def raw_content(out: Output) -> str:
 
 
 def _call_type(call: ToolCall) -> str:
-    # Moonshot may type a builtin's call "builtin_function" (WIRE.md §1.7).
+    # Moonshot may type a builtin's call "builtin_function" (docs/wire.md §1.7).
     return "builtin_function" if call.name.startswith("$") else "function"
 
 
-def _tool_calls_json(calls: list[ToolCall]) -> list[dict]:
+def _tool_calls_json(calls: list[ToolCall]) -> list[dict[str, Any]]:
     return [
         {
             "index": i,
@@ -180,7 +200,7 @@ def _tool_calls_json(calls: list[ToolCall]) -> list[dict]:
     ]
 
 
-def completion_body(out: Output, dialect: Dialect, model: str) -> dict:
+def completion_body(out: Output, dialect: Dialect, model: str) -> dict[str, Any]:
     """A non-streamed ``chat.completion`` object.
 
     Args:
@@ -229,7 +249,7 @@ def _split_even(text: str, parts: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def stream_deltas(out: Output, dialect: Dialect, chunk_words: int) -> list[dict]:
+def stream_deltas(out: Output, dialect: Dialect, chunk_words: int) -> list[dict[str, Any]]:
     """The ``delta`` objects of a streamed answer, reasoning strictly before content.
 
     The first delta carries ``role: "assistant"``.
@@ -242,7 +262,7 @@ def stream_deltas(out: Output, dialect: Dialect, chunk_words: int) -> list[dict]
     Returns:
         The deltas, without the final ``finish_reason`` chunk.
     """
-    deltas: list[dict] = []
+    deltas: list[dict[str, Any]] = []
     if dialect.raw:
         text = raw_content(out)
         deltas = [{"content": text[i : i + RAW_PIECE]} for i in range(0, len(text), RAW_PIECE)]
@@ -264,7 +284,9 @@ def stream_deltas(out: Output, dialect: Dialect, chunk_words: int) -> list[dict]
     return deltas
 
 
-def chunk(out: Output, model: str, delta: dict | None, finish: str | None = None) -> dict:
+def chunk(
+    out: Output, model: str, delta: dict[str, Any] | None, finish: str | None = None
+) -> dict[str, Any]:
     """One ``chat.completion.chunk``; ``delta=None`` makes the trailing usage chunk."""
     base: dict[str, Any] = {
         "id": out.id,
@@ -280,7 +302,9 @@ def chunk(out: Output, model: str, delta: dict | None, finish: str | None = None
     return base
 
 
-def stream_chunks(out: Output, dialect: Dialect, model: str, body: dict, words: int) -> list[dict]:
+def stream_chunks(
+    out: Output, dialect: Dialect, model: str, body: dict[str, Any], words: int
+) -> list[dict[str, Any]]:
     """Every chunk of a streamed answer, in order (without ``[DONE]``).
 
     Args:

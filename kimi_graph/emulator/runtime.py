@@ -15,6 +15,11 @@ from aiohttp import web
 from kimi_graph.emulator.config import DIALECTS, EmulatorConfig, RequestRecord
 from kimi_graph.emulator.server import State, start_site
 
+__all__ = [
+    "Emulator",
+    "serve",
+]
+
 logger = logging.getLogger(__name__)
 
 

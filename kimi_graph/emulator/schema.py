@@ -15,6 +15,16 @@ from kimi_graph.emulator.teacher import (
     named_thing,
 )
 
+__all__ = [
+    "Source",
+    "call_syntax_args",
+    "clip",
+    "first_number",
+    "source_from_message",
+    "synthesize_arguments",
+    "value_for",
+]
+
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
 _QUOTED = re.compile(r'"([^"\n]+)"')
 _FENCED = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
@@ -106,7 +116,7 @@ def source_from_message(message: str, noise: tuple[str, ...] = ()) -> Source:
     return Source(text=clip(text, 200), number=number, code=code, expression=expression)
 
 
-def _resolve(schema: Any, root: dict) -> dict:
+def _resolve(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
     """Follow ``$ref`` and pick the first non-null ``anyOf``/``oneOf`` option; merge ``allOf``."""
     for _ in range(_MAX_DEPTH):
         if not isinstance(schema, dict):
@@ -114,8 +124,8 @@ def _resolve(schema: Any, root: dict) -> dict:
         ref = schema.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/"):
             target: Any = root
-            for part in ref[2:].split("/"):
-                target = target.get(part, {}) if isinstance(target, dict) else {}
+            for key in ref[2:].split("/"):
+                target = target.get(key, {}) if isinstance(target, dict) else {}
             schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
             continue
         options = schema.get("anyOf") or schema.get("oneOf")
@@ -126,7 +136,7 @@ def _resolve(schema: Any, root: dict) -> dict:
             continue
         parts = schema.get("allOf")
         if isinstance(parts, list) and parts:
-            merged: dict = {k: v for k, v in schema.items() if k != "allOf"}
+            merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
             for part in parts:
                 part = _resolve(part, root)
                 props = {**merged.get("properties", {}), **part.get("properties", {})}
@@ -138,7 +148,7 @@ def _resolve(schema: Any, root: dict) -> dict:
     return schema if isinstance(schema, dict) else {}
 
 
-def _kind(schema: dict) -> str:
+def _kind(schema: dict[str, Any]) -> str:
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
@@ -151,7 +161,7 @@ def _kind(schema: dict) -> str:
     return "string"
 
 
-def _number(schema: dict, src: Source, integer: bool) -> int | float:
+def _number(schema: dict[str, Any], src: Source, integer: bool) -> int | float:
     value: float = src.number if src.number is not None else 1
     low = schema.get("minimum", schema.get("exclusiveMinimum"))
     high = schema.get("maximum", schema.get("exclusiveMaximum"))
@@ -168,7 +178,7 @@ def value_for(
     schema: Any,
     src: Source,
     *,
-    root: dict | None = None,
+    root: dict[str, Any] | None = None,
     name: str | None = None,
     fill_optional: bool = True,
     depth: int = 0,
@@ -225,7 +235,9 @@ def value_for(
     return _object(schema, src, root, fill_optional, depth)
 
 
-def _object(schema: dict, src: Source, root: dict, fill_optional: bool, depth: int) -> dict:
+def _object(
+    schema: dict[str, Any], src: Source, root: dict[str, Any], fill_optional: bool, depth: int
+) -> dict[str, Any]:
     props = schema.get("properties")
     if not isinstance(props, dict) or depth >= _MAX_DEPTH:
         return {}
@@ -251,7 +263,7 @@ def _literal(text: str) -> Any:
     return text.strip("'\"")
 
 
-def call_syntax_args(message: str, tool_name: str, params: dict) -> dict[str, Any]:
+def call_syntax_args(message: str, tool_name: str, params: dict[str, Any]) -> dict[str, Any]:
     """Arguments written as ``name(3)`` or ``name(a=3)`` in a message.
 
     Args:

@@ -21,6 +21,19 @@ from kimi_graph.emulator.faults import FaultInjector, concurrency_error, convers
 from kimi_graph.emulator.render import completion_body, finalize, prompt_segments, stream_chunks
 from kimi_graph.emulator.validation import ApiError, validate_body, validate_moonshot
 
+__all__ = [
+    "STATE_KEY",
+    "State",
+    "build_app",
+    "chat_completions",
+    "current_chain",
+    "delete_requests",
+    "get_requests",
+    "health",
+    "list_models",
+    "start_site",
+]
+
 logger = logging.getLogger(__name__)
 STATE_KEY: web.AppKey[State] = web.AppKey("emulator_state")
 
@@ -74,7 +87,7 @@ class State:
             self._records.clear()
 
 
-def current_chain(messages: list[dict]) -> list[dict]:
+def current_chain(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Assistant messages after the last assistant message without tool calls (K2 template).
 
     Args:
@@ -100,7 +113,11 @@ def _error_response(dialect: Dialect, err: ApiError) -> web.Response:
 
 
 async def _stream(
-    request: web.Request, record: RequestRecord, chunks: list[dict], d: Directives, delay: float
+    request: web.Request,
+    record: RequestRecord,
+    chunks: list[dict[str, Any]],
+    d: Directives,
+    delay: float,
 ) -> web.StreamResponse:
     """Send chunks as server-sent events; ``[[fault cut]]`` aborts about half-way."""
     resp = web.StreamResponse(
@@ -170,7 +187,7 @@ async def _answer(
             record.body = body
             record.stream = bool(body.get("stream"))
         validate_body(body)
-        messages: list[dict] = body["messages"]
+        messages: list[dict[str, Any]] = body["messages"]
         u = last_user_index(messages)
         record.last_user = message_text(messages[u].get("content")) if u >= 0 else ""
         d = parse_directives(record.last_user)
@@ -205,7 +222,9 @@ async def _answer(
         record.finished = time.monotonic()
 
 
-def _platform_usage(state: State, body: dict, model: str, thinking: bool) -> dict[str, Any]:
+def _platform_usage(
+    state: State, body: dict[str, Any], model: str, thinking: bool
+) -> dict[str, Any]:
     """Check Moonshot's platform rules; return the usage facts ``finalize`` reports."""
     segments = prompt_segments(body)
     extra = platform.search_tokens(body["messages"])

@@ -1,4 +1,4 @@
-"""Request validation: generic body checks and Moonshot's HTTP 400 rules (WIRE.md §1)."""
+"""Request validation: generic body checks and Moonshot's HTTP 400 rules (docs/wire.md §1)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,20 @@ import math
 import re
 from typing import Any
 
+__all__ = [
+    "FIXED_SAMPLING_MODELS",
+    "MAX_TOOLS",
+    "ApiError",
+    "check_thinking_field",
+    "validate_body",
+    "validate_moonshot",
+]
+
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9\-_]{0,63}$")
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 MAX_TOOLS = 128
 
-#: Moonshot models whose sampling parameters are fixed (WIRE.md §1.4).
+#: Moonshot models whose sampling parameters are fixed (docs/wire.md §1.4).
 FIXED_SAMPLING_MODELS = frozenset(
     {"kimi-k2.5", "kimi-k2.6", "kimi-k2-thinking", "kimi-k2-thinking-turbo"}
 )
@@ -77,7 +86,7 @@ def validate_body(body: Any) -> None:
 
 
 def check_thinking_field(value: Any) -> bool | None:
-    """Interpret Moonshot's top-level ``thinking`` field.
+    """Interpret Moonshot's top-level ``thinking`` field (docs/wire.md §1.2).
 
     Args:
         value: The field's value (``None`` when absent).
@@ -96,13 +105,13 @@ def check_thinking_field(value: Any) -> bool | None:
             "the thinking field in the request (expected type object) is illegal, "
             f"and {_json_type(value)} is not acceptable",
         )
-    kind = value.get("type")
+    kind: object = value.get("type")
     if kind not in ("enabled", "disabled"):
         raise ApiError(400, f"invalid thinking type {kind!r}: expected 'enabled' or 'disabled'")
     return kind == "enabled"
 
 
-def _check_fixed(body: dict, key: str, allowed: float, label: str) -> None:
+def _check_fixed(body: dict[str, Any], key: str, allowed: float, label: str) -> None:
     value = body.get(key)
     if value is None:
         return
@@ -112,8 +121,8 @@ def _check_fixed(body: dict, key: str, allowed: float, label: str) -> None:
         raise ApiError(400, f"invalid {key}: only {label} is allowed for this model")
 
 
-def validate_moonshot(body: dict, model: str, thinking: bool) -> None:
-    """Apply Moonshot's validation rules (WIRE.md §1.4–§1.6).
+def validate_moonshot(body: dict[str, Any], model: str, thinking: bool) -> None:
+    """Apply Moonshot's validation rules (docs/wire.md §1.4–§1.6).
 
     Args:
         body: The request body (already shape-checked).

@@ -24,20 +24,11 @@ def test_all_imports() -> None:
         assert getattr(kimi_graph, name) is not None
 
 
-# TEMPORARY: being reworked on another branch; they get `__all__` when that lands.
-_NOT_YET = (
-    "kimi_graph.cli",
-    "kimi_graph.cli_render",
-    "kimi_graph.arithmetic",
-    "kimi_graph.emulator.",
-)
-
-
 def _public_modules() -> list[str]:
     names = []
     for info in pkgutil.walk_packages(kimi_graph.__path__, "kimi_graph."):
         parts = info.name.split(".")
-        if any(p.startswith("_") for p in parts) or info.name.startswith(_NOT_YET):
+        if any(p.startswith("_") for p in parts):
             continue
         names.append(info.name)
     return names

@@ -13,10 +13,9 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMes
 from langgraph.types import Overwrite
 from pydantic import BaseModel, Field, ValidationError
 
+from kimi_graph._names import ASSIGN_TASK as ASSIGN_TASK  # re-exported: the swarm imports it here
 from kimi_graph.modes.swarm._settings import SwarmSettings
 from kimi_graph.state import SubagentResult, SubagentTask, SwarmState
-
-ASSIGN_TASK = "assign_task"
 
 
 class AssignTask(BaseModel):

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import ast
 import operator
+from collections.abc import Callable
+from typing import TypeAlias
 
-_BINARY = {
+Number: TypeAlias = "int | float"
+
+__all__ = ["MAX_EXPONENT", "evaluate"]
+
+_BINARY: dict[type[ast.operator], Callable[[Number, Number], Number]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
@@ -14,15 +20,19 @@ _BINARY = {
     ast.Mod: operator.mod,
     ast.Pow: operator.pow,
 }
-_UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
+_UNARY: dict[type[ast.unaryop], Callable[[Number], Number]] = {
+    ast.UAdd: operator.pos,
+    ast.USub: operator.neg,
+}
 MAX_EXPONENT = 100
 
 
-def _evaluate(node: ast.AST) -> float | int:
+def _evaluate(node: ast.AST) -> Number:
     if isinstance(node, ast.Expression):
         return _evaluate(node.body)
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return node.value
+    value = node.value if isinstance(node, ast.Constant) else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):  # `True` is no number
+        return value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _evaluate(node.left), _evaluate(node.right)
         if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
