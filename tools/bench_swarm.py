@@ -19,6 +19,9 @@ each, no tools) before the synthesis step answers. For N in ``--sizes`` (default
   ainvoke; and the floor of the HTTP client itself: the same 1 + N + 1 calls with the
   raw ``openai`` async client.
 * wall / raw floor: the swarm's wall time over the raw client's for the same calls.
+* dispatch: from the plan's answer to the first sub-agent request, plus the spread of
+  the sub-agents' sends (server clock): the client CPU each branch spends before its
+  request leaves, serialised by the GIL (threads) or the event loop (tasks).
   Each sub-agent is a nested agent subgraph (checkpointable, streamable, interruptible).
 * framework overhead per sub-agent, with an in-process model that answers instantly
   (no HTTP): (swarm(N=100) - swarm(N=2)) / 98, less one direct call of that model.
@@ -92,6 +95,17 @@ def _phase(records: list[dict[str, Any]]) -> tuple[float, int]:
     if not subs:
         return 0.0, 0
     return max(r["finished"] for r in subs) - min(r["started"] for r in subs), len(subs)
+
+
+def _dispatch(records: list[dict[str, Any]]) -> str:
+    """Plan answered -> first sub-agent request, and the spread of the sub-agents' sends."""
+    plans = [r for r in records if r["thinking"] and r["body"].get("tool_choice") != "none"]
+    subs = [r for r in records if not r["thinking"]]
+    if not plans or not subs:
+        return "-"
+    first = min(r["started"] for r in subs)
+    spread = max(r["started"] for r in subs) - first
+    return f"{(first - plans[0]['finished']) * 1000:.0f} + {spread * 1000:.0f} ms"
 
 
 def _timed(fn: Callable[[], Any]) -> float:
@@ -213,10 +227,14 @@ def main() -> None:
             results: dict[str, float] = {}
             emu.clear_requests()
             results["invoke"] = _timed(lambda: graph.invoke(job(n)))  # noqa: B023
-            phase, subs = _phase(emu.requests())
+            log = emu.requests()
+            phase, subs = _phase(log)
+            dispatch = _dispatch(log)
             emu.clear_requests()
             results["ainvoke"] = loop.run_until_complete(_atimed(lambda: graph.ainvoke(job(n))))  # noqa: B023
-            phase_a, subs_a = _phase(emu.requests())
+            log = emu.requests()
+            phase_a, subs_a = _phase(log)
+            dispatch_a = _dispatch(log)
             assert subs == subs_a == n, f"expected {n} sub-agent calls, saw {subs}/{subs_a}"
             speedup = n * per_task / min(phase, phase_a)
             peer_s = peer_a = float("nan")
@@ -234,6 +252,7 @@ def main() -> None:
                     f"{peer_s / critical:.2f} / {peer_a / critical:.2f}",
                     f"{floor / critical:.2f}",
                     f"{results['invoke'] / floor:.2f} / {results['ainvoke'] / floor:.2f}",
+                    f"{dispatch} / {dispatch_a}",
                 ]
             )
         headers = [
@@ -245,6 +264,7 @@ def main() -> None:
             "peer ratio inv/ainv",
             "raw HTTP floor",
             "wall/floor inv/ainv",
+            "plan->1st send + send spread inv / ainv",
         ]
         print(table(headers, rows))
         print(
