@@ -69,8 +69,9 @@ class SubagentResult(TypedDict):
     usage: NotRequired[Usage]
     """Tokens of its model calls, summed."""
     namespace: NotRequired[str]
-    """Its branch's checkpoint namespace (`subagent:<task id>`): streamed events of
-    the sub-agent carry the same namespace."""
+    """Its branch's checkpoint namespace, `subagent:<LangGraph task id>` (after the
+    parent's namespace when the swarm is nested): the sub-agent's streamed events
+    carry the same namespace. The task id is LangGraph's, not the record's `id`."""
 
 
 class Usage(TypedDict):
@@ -114,6 +115,8 @@ class SwarmState(ConversationState):
     """Rounds (each one turn of `assign_task` calls) of the current request so far."""
     launched: NotRequired[int]
     """Sub-agents accepted in the current request so far (for `max_subagents`)."""
+    orchestrator_usage: NotRequired[Usage]
+    """Tokens of the orchestrator's calls in the current request."""
     pending: NotRequired[list[SubagentTask]]
     """The tasks of the latest round waiting to be sent (after plan review)."""
 

@@ -9,6 +9,7 @@ run, not when it is built, so Studio can load it on a machine with nothing set. 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -17,10 +18,10 @@ from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
-from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
-from kimi_graph.backends import resolve_backend
-from kimi_graph.chat_models import ChatKimi
+from kimi_graph._urls import is_moonshot_host
+from kimi_graph.chat_models import DEFAULT_BASE_URL, ChatKimi
 from kimi_graph.config import model_from_env
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.state import ConversationState
@@ -61,9 +62,9 @@ def derive_kimi(base: ChatKimi, context: KimiContext) -> ChatKimi:
     """A `ChatKimi` made like `base`, for the context's `model`, `base_url`, `backend`.
 
     Every setting `base` was made with is kept. Its key and headers go only to its own
-    origin: a run that points `base_url` elsewhere gets the key of the environment
-    when the new host is Moonshot's (as `ChatKimi()` would) and none otherwise, so a
-    run setting cannot send them to a host of its choosing.
+    origin: a run that points `base_url` at another host gets the environment's
+    Moonshot key when that host is Moonshot's (as `ChatKimi()` would) and no key
+    otherwise, so a run setting cannot send them to a host of its choosing.
     """
     base_url = context.base_url or base.openai_api_base or ""
     same_origin = _origin(base_url) == _origin(base.openai_api_base or "")
@@ -74,7 +75,7 @@ def derive_kimi(base: ChatKimi, context: KimiContext) -> ChatKimi:
     params["model_name"] = context.model or base.model_name
     params["openai_api_base"] = base_url
     params["backend"] = context.backend or (base.backend if same_origin else None)
-    if not same_origin and resolve_backend(params["backend"], base_url).name != "moonshot":
+    if not same_origin and not is_moonshot_host(base_url):
         params["openai_api_key"] = "EMPTY"  # self-hosted servers take any key
     return ChatKimi(**params)
 
@@ -121,7 +122,10 @@ class ModelSource:
     def _resolve(self, context: KimiContext) -> ModelLike:
         if self._model is None:
             return model_from_env(
-                model=context.model, base_url=context.base_url, backend=context.backend
+                model=context.model,
+                base_url=context.base_url,
+                backend=context.backend,
+                api_key=None if _env_key_may_go_to(context.base_url) else "EMPTY",
             )
         base = self._model
         if not (context.model or context.base_url or context.backend):
@@ -133,10 +137,27 @@ class ModelSource:
                 f"ChatKimi model; this graph's model is {type(base).__name__}."
             )
             raise ValueError(msg)
-        derived: Runnable[Any, Any] = derive_kimi(kimi, context)
-        if isinstance(base, RunnableBinding):
-            derived = base.__class__(bound=derived, kwargs=base.kwargs, config=base.config)
+        derived: ModelLike = _rebuilt(base, derive_kimi(kimi, context))
         return derived
+
+
+def _rebuilt(layer: Any, kimi: ChatKimi) -> Any:
+    """`layer` (bindings, retries, ... around a ChatKimi) around `kimi` instead."""
+    if isinstance(layer, ChatKimi):
+        return kimi
+    return layer.model_copy(update={"bound": _rebuilt(layer.bound, kimi)})
+
+
+def _env_key_may_go_to(base_url: str | None) -> bool:
+    """Whether the environment's key may be sent to `base_url` (a run's setting).
+
+    Only to the endpoint the environment names (`KIMI_BASE_URL`, else Moonshot's
+    default) or to a Moonshot host: a run cannot send the key to a host of its choice.
+    """
+    if not base_url:
+        return True
+    configured = os.environ.get("KIMI_BASE_URL") or DEFAULT_BASE_URL
+    return _origin(base_url) == _origin(configured) or is_moonshot_host(base_url)
 
 
 def default_model(model: ModelLike | None) -> ModelLike:

@@ -216,9 +216,11 @@ def create_swarm_graph(
             spread sub-agents over; None = `model` (in instant mode by default).
         subagent_graph: The graph each sub-agent runs instead of the agent graph over
             `worker_model`: any graph taking and returning messages state, including
-            a `RemoteGraph`, or a list of them to spread sub-agents over. It gets the
-            run's `KimiContext` with the sub-agent's `thinking`, `max_steps` and share
-            of the tool-call budget (`max_tool_calls`); the default graph honours them.
+            a `RemoteGraph`, or a list of them to spread sub-agents over. Each run of
+            it gets a `KimiContext` with the sub-agent's `thinking`, `max_steps` and
+            share of the tool-call budget (`max_tool_calls`), which the default graph
+            honours; the run's `model`/`base_url`/`backend` are passed on only when the
+            sub-agents use the swarm's own model (no `worker_model`/`subagent_graph`).
         max_subagents: Sub-agents per request; further `assign_task` calls are refused
             with a tool message saying so.
         max_concurrency: Sub-agents running at once (enforced by the swarm itself).
@@ -226,10 +228,12 @@ def create_swarm_graph(
         max_rounds: Rounds of sub-agents per request; after each round but the
             last, the orchestrator sees the results and may start another.
         subagent_max_steps: Model calls per sub-agent.
-        subagent_timeout: Seconds per sub-agent; None = no limit.
+        subagent_timeout: Seconds per sub-agent's run, counted once it has its
+            concurrency slots (waiting in the queue does not count); None = no limit.
         subagent_thinking: Run sub-agents in thinking mode (default instant).
         tool_call_budget: Tool calls all sub-agents of a request may make together;
-            each round shares what is left equally among its sub-agents.
+            each round splits what is left among its sub-agents (equal shares, the
+            remainder to the first; never more than is left, so some may get none).
         tool_timeout: Seconds per tool call of the default sub-agent graph.
         max_result_chars: Clip each result in the tool message the orchestrator and
             synthesis see (the record keeps it whole).
@@ -305,9 +309,17 @@ def create_swarm_graph(
     else:
         builder.add_conditional_edges("orchestrator", dispatch, ["subagent", "synthesis", END])
     graph = builder.compile(checkpointer=checkpointer, store=store, name=name)
-    # The thread pool of `graph.invoke` must fit every branch of a round; the swarm
-    # bounds how many run at once itself (`max_concurrency`, per run).
+    # LangGraph's `max_concurrency` (the thread pool of `graph.invoke`, the task bound
+    # of `ainvoke`) must not cap a run whose context raises the swarm's own limits: the
+    # swarm bounds its branches itself (`max_concurrency`, per run). Threads are only
+    # made when needed. The recursion limit is a safety net; rounds are bounded by
+    # `max_rounds`.
     return graph.with_config(
-        max_concurrency=max(max_concurrency, max_subagents),
-        recursion_limit=4 * max(max_rounds, 10) + 10,
+        max_concurrency=max(max_concurrency, max_subagents, BRANCH_POOL),
+        recursion_limit=4 * max(max_rounds, 100) + 10,
     )
+
+
+BRANCH_POOL = 1024
+"""Branches LangGraph may run at once; a run's context may raise the swarm's own
+`max_concurrency`/`max_subagents` up to this under `invoke` (threads)."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 from langgraph.types import Overwrite
 from pydantic import BaseModel, Field, ValidationError
 
 from kimi_graph._names import ASSIGN_TASK as ASSIGN_TASK  # re-exported: the swarm imports it here
 from kimi_graph.modes.swarm._settings import SwarmSettings
+from kimi_graph.modes.swarm._tokens import add_usage, sum_usage
 from kimi_graph.state import SubagentResult, SubagentTask, SwarmState
 
 
@@ -71,12 +72,15 @@ def continues_request(messages: Sequence[AnyMessage]) -> bool:
     return isinstance(last, ToolMessage) and last.name == ASSIGN_TASK
 
 
-def current_request(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
-    """The messages since the latest user message."""
-    for i in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[i], HumanMessage):
-            return list(messages[i:])
-    return list(messages)
+def split_budget(left: int, parts: int) -> list[int]:
+    """Share `left` tool calls among `parts` sub-agents, never more than `left` in all.
+
+    Equal shares, the remainder to the first ones (so some may get none).
+    """
+    if parts <= 0:
+        return []
+    base, extra = divmod(left, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
 def plan_round(
@@ -84,10 +88,11 @@ def plan_round(
 ) -> dict[str, Any]:
     """The state update for the orchestrator's `response`.
 
-    Accepted calls become `pending` tasks, spread over `workers` round-robin and given
-    an equal share of what is left of the tool-call budget; the others (unknown tool,
-    bad arguments, over `max_subagents`, unparsable) get an error record and an error
-    tool message at once.
+    Accepted calls become `pending` tasks, spread over `workers` round-robin, each
+    with a share of what is left of the tool-call budget (`split_budget`); the others
+    (unknown tool, bad arguments, over `max_subagents`, unparsable) get an error
+    record and an error tool message at once. The orchestrator's token usage of the
+    request is kept in `orchestrator_usage`.
     """
     continuing = continues_request(state["messages"])
     round_before = state.get("round", 0) if continuing else 0
@@ -128,8 +133,7 @@ def plan_round(
         replies.append(error_reply(call_id, bad.get("name") or ASSIGN_TASK, reason))
 
     used = sum(r["tool_calls"] for r in earlier)
-    left = max(0, settings.tool_call_budget - used)
-    share = max(1, left // len(accepted)) if accepted and left else 0
+    shares = split_budget(max(0, settings.tool_call_budget - used), len(accepted))
     group = f"{response.id or id(response)}:{round_}"
     pending = [
         SubagentTask(
@@ -139,13 +143,18 @@ def plan_round(
             instructions=args.instructions,
             round=round_,
             worker=(launched + i) % max(1, workers),
-            max_tool_calls=share,
+            max_tool_calls=shares[i],
             group=group,
         )
         for i, (call_id, args) in enumerate(accepted)
     ]
+    spent = sum_usage([response])
+    earlier_usage = state.get("orchestrator_usage") if continuing else None
+    if earlier_usage:
+        spent = add_usage(earlier_usage, spent)
     update: dict[str, Any] = {
         "messages": [response, *replies],
+        "orchestrator_usage": spent,
         "round": round_,
         "launched": launched + len(accepted),
         "pending": pending,

@@ -9,8 +9,10 @@ task: `id`, `role`, `task`, `instructions`). Resume with:
   `role`, `task` and `instructions` given replace the orchestrator's; a task left out
   is dropped.
 
-Dropped tasks get an error record and tool message ("dropped at plan review"); edits
-are written into the orchestrator's message too, so the transcript shows what ran.
+Dropped tasks get an error record and tool message ("dropped at plan review"), and
+their share of the tool-call budget goes to the kept ones; edits are written into the
+orchestrator's message too, so the transcript shows what ran. An answer that does not
+fit is answered with a new interrupt carrying `"error"`, so the person can try again.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from langchain_core.messages import AIMessage
 from langgraph.types import interrupt
 
-from kimi_graph.modes.swarm._plan import ASSIGN_TASK, error_record, error_reply
+from kimi_graph.modes.swarm._plan import ASSIGN_TASK, error_record, error_reply, split_budget
 from kimi_graph.state import SubagentResult, SubagentTask, SwarmState
 
 DROPPED = "dropped at plan review"
@@ -74,10 +76,21 @@ def review_plan(state: SwarmState) -> dict[str, Any]:
     tasks: list[SubagentTask] = list(state.get("pending") or [])
     if not tasks:
         return {}
-    answer = interrupt(
-        {"type": "plan_review", "round": tasks[0]["round"], "tasks": [dict(t) for t in tasks]}
-    )
-    kept = _edited_tasks(answer, tasks)
+    question: dict[str, Any] = {
+        "type": "plan_review",
+        "round": tasks[0]["round"],
+        "tasks": [dict(t) for t in tasks],
+    }
+    while True:
+        try:
+            kept = _edited_tasks(interrupt(question), tasks)
+            break
+        except ValueError as err:
+            # Ask again (a new interrupt): the stored bad answer must not block resumes.
+            question = {**question, "error": str(err)}
+    # What the dropped tasks would have spent goes to the kept ones.
+    shares = split_budget(sum(t["max_tool_calls"] for t in tasks), len(kept))
+    kept = [SubagentTask(**{**t, "max_tool_calls": n}) for t, n in zip(kept, shares, strict=True)]
     kept_ids = {t["id"] for t in kept}
     dropped = [t for t in tasks if t["id"] not in kept_ids]
     records: list[SubagentResult] = [

@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -46,7 +46,8 @@ from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes.agent import STEP_LIMIT_REASON, TOOL_BUDGET_REASON, model_steps
 from kimi_graph.modes.swarm._plan import ASSIGN_TASK
 from kimi_graph.modes.swarm._settings import SwarmSettings
-from kimi_graph.state import SubagentResult, SubagentTask, Usage
+from kimi_graph.modes.swarm._tokens import sum_usage
+from kimi_graph.state import SubagentResult, SubagentTask
 
 STOP_REASONS = {
     STEP_LIMIT_REASON: "the sub-agent hit its step limit",
@@ -57,37 +58,6 @@ STOP_REASONS = {
 def describe(err: BaseException) -> str:
     """One line naming an exception."""
     return f"{type(err).__name__}: {err}"
-
-
-def sum_usage(messages: Sequence[Any]) -> Usage:
-    """Token usage of the AI messages among `messages`, summed."""
-    total = Usage(input_tokens=0, output_tokens=0, total_tokens=0)
-    cached = 0
-    for message in messages:
-        meta = getattr(message, "usage_metadata", None) if isinstance(message, AIMessage) else None
-        if not meta:
-            continue
-        total["input_tokens"] += int(meta.get("input_tokens") or 0)
-        total["output_tokens"] += int(meta.get("output_tokens") or 0)
-        total["total_tokens"] += int(meta.get("total_tokens") or 0)
-        cached += int((meta.get("input_token_details") or {}).get("cache_read") or 0)
-    if cached:
-        total["cache_read"] = cached
-    return total
-
-
-def add_usage(*parts: Usage) -> Usage:
-    """The sum of several usage records."""
-    total = Usage(input_tokens=0, output_tokens=0, total_tokens=0)
-    cached = 0
-    for part in parts:
-        total["input_tokens"] += part.get("input_tokens", 0)
-        total["output_tokens"] += part.get("output_tokens", 0)
-        total["total_tokens"] += part.get("total_tokens", 0)
-        cached += part.get("cache_read", 0)
-    if cached:
-        total["cache_read"] = cached
-    return total
 
 
 @dataclass
@@ -245,6 +215,9 @@ class SubagentBranch:
             backend=run_context.backend if self.follow_run_model else None,
         )
         namespace = str((config.get("configurable") or {}).get("checkpoint_ns", ""))
+        # The branch's config carries the swarm's recursion limit; the nested run needs
+        # its own, sized for the sub-agent's steps (two supersteps each).
+        config = {**config, "recursion_limit": 2 * settings.subagent_max_steps + 5}
         if isinstance(worker.graph, RemoteGraph):
             config = _remote_thread(config, namespace)
         return worker, settings, inputs, config, context, namespace
@@ -252,23 +225,27 @@ class SubagentBranch:
     def run(self, task: SubagentTask, config: RunnableConfig) -> Command[Any]:
         """The branch under `graph.invoke`/`stream` (a thread of LangGraph's pool)."""
         worker, settings, inputs, config, context, namespace = self._prepare(task, config)
-        started = time.perf_counter()
         writer = _writer()
         _emit(writer, "start", task, worker, namespace)
         outcome = _Outcome()
         failure: list[BaseException] = []
+        # The slots are taken before the clock starts (the time-out is for the run,
+        # not the queue) and given back when the nested run really ends.
+        slots = contextlib.ExitStack()
+        slots.enter_context(self.groups.hold(task["group"], settings.max_concurrency))
+        slots.enter_context(worker.slot())
+        started = time.perf_counter()
 
         def consume() -> None:
             try:
-                with self.groups.hold(task["group"], settings.max_concurrency), worker.slot():
-                    stream = worker.graph.stream(
-                        inputs, config, context=context, stream_mode="values"
-                    )
-                    for values in stream:
-                        if not outcome.see(values):
-                            return
+                stream = worker.graph.stream(inputs, config, context=context, stream_mode="values")
+                for values in stream:
+                    if not outcome.see(values):
+                        return
             except BaseException as err:  # sorted out in the branch's own thread
                 failure.append(err)
+            finally:
+                slots.close()
 
         if settings.subagent_timeout is None:
             consume()
@@ -293,10 +270,10 @@ class SubagentBranch:
     async def arun(self, task: SubagentTask, config: RunnableConfig) -> Command[Any]:
         """The branch under `graph.ainvoke`/`astream` (a task of the event loop)."""
         worker, settings, inputs, config, context, namespace = self._prepare(task, config)
-        started = time.perf_counter()
         writer = _writer()
         _emit(writer, "start", task, worker, namespace)
         outcome = _Outcome()
+        started = time.perf_counter()
 
         async def consume() -> None:
             stream = worker.graph.astream(inputs, config, context=context, stream_mode="values")
@@ -309,9 +286,9 @@ class SubagentBranch:
         try:
             async with self.groups.ahold(task["group"], settings.max_concurrency):
                 async with worker.aslot():
-                    await asyncio.wait_for(consume(), settings.subagent_timeout)
-        except asyncio.TimeoutError:
-            outcome.error = f"timed out after {settings.subagent_timeout:g}s"
+                    started = time.perf_counter()
+                    if not await _within(consume(), settings.subagent_timeout):
+                        outcome.error = f"timed out after {settings.subagent_timeout:g}s"
         except GraphBubbleUp:
             raise
         except Exception as err:  # isolation: the record says what failed
@@ -367,6 +344,27 @@ class SubagentBranch:
         # Every branch names the same next node; LangGraph runs it once, after the round.
         next_node = "orchestrator" if task["round"] < settings.max_rounds else "synthesis"
         return Command(update={"subagent_results": [record], "messages": [reply]}, goto=next_node)
+
+
+async def _within(work: Coroutine[Any, Any, None], timeout: float | None) -> bool:
+    """Run `work`; False if `timeout` passed first (it is then cancelled).
+
+    Unlike `asyncio.wait_for`, a `TimeoutError` raised inside `work` is not taken
+    for the time-out: it propagates as the sub-agent's own failure.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except BaseException:  # the branch itself is cancelled: so is its run
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    task.result()
+    return True
 
 
 def _after_task(messages: Sequence[AnyMessage]) -> list[AnyMessage]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
+from langchain_core.messages import AIMessage, AnyMessage, RemoveMessage, SystemMessage
 
 from kimi_graph import prompts
-from kimi_graph.modes.swarm._plan import current_request
-from kimi_graph.modes.swarm._subagent import add_usage, describe, sum_usage
+from kimi_graph.modes.swarm._subagent import describe
+from kimi_graph.modes.swarm._tokens import add_usage, sum_usage
 from kimi_graph.state import SubagentResult, SwarmState
 
 
@@ -67,7 +67,7 @@ def finish(state: SwarmState, response: AIMessage) -> dict[str, Any]:
     if missing:
         names = ", ".join(f"{r['id']} ({r['role'] or 'no role'})" for r in missing)
         text = f"{text}\n\nSub-agents that failed: {names}."
-    orchestrator = sum_usage(current_request(state["messages"]))
+    orchestrator = state.get("orchestrator_usage") or sum_usage([])
     subagents = add_usage(*(r["usage"] for r in results if "usage" in r))
     synthesis = sum_usage([response])
     summary = {
@@ -84,4 +84,21 @@ def finish(state: SwarmState, response: AIMessage) -> dict[str, Any]:
     }
     metadata = {**response.response_metadata, "swarm": summary}
     final = response.model_copy(update={"content": text, "response_metadata": metadata})
-    return {"messages": [final], "critical_steps": per_round}
+    out: list[Any] = [final]
+    remark = _closing_remark(state)
+    if remark is not None and remark.id:
+        # The orchestrator's "results are complete" turn is replaced by the answer, so
+        # a continuing thread does not carry two assistant turns in a row.
+        out.insert(0, RemoveMessage(id=remark.id))
+    return {"messages": out, "critical_steps": per_round}
+
+
+def _closing_remark(state: SwarmState) -> AIMessage | None:
+    """The orchestrator's last turn when it ended the rounds without calling a tool.
+
+    A note that a round's plan failed (`finish_reason == "error"`) is kept.
+    """
+    last = state["messages"][-1] if state["messages"] else None
+    if not (isinstance(last, AIMessage) and not last.tool_calls and state.get("round", 0)):
+        return None
+    return None if last.response_metadata.get("finish_reason") == "error" else last
