@@ -94,10 +94,17 @@ def test_finish_names_failures_and_totals_usage() -> None:
         tool_calls=[call(0)],
         usage_metadata={"input_tokens": 7, "output_tokens": 1, "total_tokens": 8},
     )
+    # The orchestrator's usage comes from the state (plan_round keeps it), not from
+    # every AI message of the conversation (a parent graph's own turns would count).
+    planned = plan_round({"messages": [HumanMessage("go")]}, orchestrator, SwarmSettings(), 1)
+    earlier_turn = AIMessage(
+        "parent", usage_metadata={"input_tokens": 99, "output_tokens": 9, "total_tokens": 108}
+    )
     state = {
-        "messages": [HumanMessage("go"), orchestrator],
+        "messages": [HumanMessage("go"), earlier_turn, orchestrator],
         "subagent_results": [ok, bad],
         "round": 1,
+        "orchestrator_usage": planned["orchestrator_usage"],
     }
     answer = AIMessage(
         "All done.", usage_metadata={"input_tokens": 2, "output_tokens": 2, "total_tokens": 4}
