@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from typing_extensions import TypedDict
+
+from kimi_graph._turns import Usage, add_usage, after_last_user, sum_usage
 
 __all__ = ["RunSummary", "TokenUsage", "summarize", "usage_text"]
 
@@ -40,25 +42,13 @@ def _text(content: Any) -> str:
     return ""
 
 
-def _this_turn(messages: list[Any]) -> list[Any]:
-    """The messages after the last human message (a thread may hold earlier turns)."""
-    for i in range(len(messages) - 1, -1, -1):
-        if getattr(messages[i], "type", None) == "human":
-            return messages[i + 1 :]
-    return messages
-
-
-def _usage_of(messages: list[Any]) -> TokenUsage:
-    usage = TokenUsage(input=0, output=0, cached=0, total=0)
-    for message in messages:
-        meta = getattr(message, "usage_metadata", None) if message.type == "ai" else None
-        if not meta:
-            continue
-        usage["input"] += int(meta.get("input_tokens") or 0)
-        usage["output"] += int(meta.get("output_tokens") or 0)
-        usage["total"] += int(meta.get("total_tokens") or 0)
-        usage["cached"] += int((meta.get("input_token_details") or {}).get("cache_read") or 0)
-    return usage
+def _token_usage(usage: Usage) -> TokenUsage:
+    return TokenUsage(
+        input=usage["input_tokens"],
+        output=usage["output_tokens"],
+        cached=usage.get("cache_read", 0),
+        total=usage["total_tokens"],
+    )
 
 
 def summarize(values: dict[str, Any] | None) -> RunSummary:
@@ -74,22 +64,17 @@ def summarize(values: dict[str, Any] | None) -> RunSummary:
     """
     values = values or {}
     messages = list(values.get("messages") or [])
-    turn = _this_turn(messages)
+    turn = after_last_user(messages)
     final = next((m for m in reversed(turn) if getattr(m, "type", None) == "ai"), None)
     records = [dict(r) for r in values.get("subagent_results") or []]
-    usage = _usage_of(turn)
+    usage = _token_usage(sum_usage(turn))
     critical: int | None = None
     swarm = (final.response_metadata or {}).get("swarm") if final is not None else None
     if isinstance(swarm, dict):
         critical = swarm.get("critical_steps")
         total = swarm.get("usage")
         if isinstance(total, dict):
-            usage = TokenUsage(
-                input=int(total.get("input_tokens", 0)),
-                output=int(total.get("output_tokens", 0)),
-                cached=int(total.get("cache_read", 0)),
-                total=int(total.get("total_tokens", 0)),
-            )
+            usage = _token_usage(add_usage(cast(Usage, total)))
     reasoning = ""
     if final is not None:
         value = final.additional_kwargs.get("reasoning_content")

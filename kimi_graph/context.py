@@ -8,7 +8,7 @@ LangGraph Studio / the SDK with `client.runs.create(..., context={...})`.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field
 
@@ -95,11 +95,6 @@ class KimiContext:
             if value is not None and (not isinstance(value, int) or value < least):
                 msg = f"KimiContext.{name} must be an integer >= {least}, got {value!r}."
                 raise ValueError(msg)
-
-    def overrides(self) -> dict[str, Any]:
-        """The fields this run sets (those that are not None)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {name: value for name, value in values.items() if value is not None}
 
 
 def current_context() -> KimiContext:

@@ -16,6 +16,8 @@ from langgraph.graph.message import add_messages
 from langgraph.managed import RemainingSteps
 from typing_extensions import NotRequired, TypedDict
 
+from kimi_graph._turns import Usage
+
 __all__ = [
     "AgentLoopState",
     "ConversationState",
@@ -72,16 +74,6 @@ class SubagentResult(TypedDict):
     """Its branch's checkpoint namespace, `subagent:<LangGraph task id>` (after the
     parent's namespace when the swarm is nested): the sub-agent's streamed events
     carry the same namespace. The task id is LangGraph's, not the record's `id`."""
-
-
-class Usage(TypedDict):
-    """Token usage summed over model calls (LangChain's `usage_metadata` keys)."""
-
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int
-    cache_read: NotRequired[int]
-    """Input tokens served from the server's prefix cache, where reported."""
 
 
 class SubagentTask(TypedDict):

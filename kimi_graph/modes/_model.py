@@ -100,11 +100,6 @@ class ModelSource:
         self._cache = OrderedDict()
         self._lock = threading.Lock()
 
-    @property
-    def configured(self) -> ModelLike | None:
-        """The model given at build time (None: made from the environment)."""
-        return self._model
-
     def get(self, context: KimiContext | None = None) -> Runnable[LanguageModelInput, Any]:
         """The prepared model for a run with `context` (default: the current run's)."""
         context = current_context() if context is None else context
@@ -158,18 +153,6 @@ def _env_key_may_go_to(base_url: str | None) -> bool:
         return True
     configured = os.environ.get("KIMI_BASE_URL") or DEFAULT_BASE_URL
     return _origin(base_url) == _origin(configured) or is_moonshot_host(base_url)
-
-
-def default_model(model: ModelLike | None) -> ModelLike:
-    """Return `model`, or `ChatKimi()` configured from the environment."""
-    return ChatKimi() if model is None else model
-
-
-def with_thinking(model: ModelLike, thinking: bool | None) -> ModelLike:
-    """Bind the thinking switch when the model is a `ChatKimi`; leave others alone."""
-    if thinking is None or find_kimi(model) is None:
-        return model
-    return model.bind(thinking=thinking)
 
 
 def with_system(messages: Sequence[AnyMessage], system_prompt: str | None) -> list[AnyMessage]:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
@@ -27,6 +27,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.store.base import BaseStore
 from langgraph.types import Checkpointer, Command
 
+from kimi_graph._turns import after_last_user
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes._context import ContextStrategy
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, with_system
@@ -47,23 +48,16 @@ TOOL_BUDGET_REASON = "tool_budget"
 
 def model_steps(messages: Sequence[AnyMessage]) -> int:
     """Count the model calls made since the last user message."""
-    return _since_last_user(messages)[0]
+    return sum(isinstance(m, AIMessage) for m in after_last_user(messages))
 
 
 def tool_calls_made(messages: Sequence[AnyMessage]) -> int:
     """Count the tool calls requested since the last user message."""
-    return _since_last_user(messages)[1]
-
-
-def _since_last_user(messages: Sequence[AnyMessage]) -> tuple[int, int]:
-    steps = calls = 0
-    for message in reversed(messages):
-        if isinstance(message, HumanMessage):
-            break
-        if isinstance(message, AIMessage):
-            steps += 1
-            calls += len(message.tool_calls) + len(message.invalid_tool_calls)
-    return steps, calls
+    return sum(
+        len(m.tool_calls) + len(m.invalid_tool_calls)
+        for m in after_last_user(messages)
+        if isinstance(m, AIMessage)
+    )
 
 
 def _stop_message(text: str, reason: str, messages: Sequence[AnyMessage]) -> AIMessage:

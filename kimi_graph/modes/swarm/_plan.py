@@ -14,8 +14,8 @@ from langgraph.types import Overwrite
 from pydantic import BaseModel, Field, ValidationError
 
 from kimi_graph._names import ASSIGN_TASK as ASSIGN_TASK  # re-exported: the swarm imports it here
+from kimi_graph._turns import add_usage, sum_usage
 from kimi_graph.modes.swarm._settings import SwarmSettings
-from kimi_graph.modes.swarm._tokens import add_usage, sum_usage
 from kimi_graph.state import SubagentResult, SubagentTask, SwarmState
 
 

@@ -42,11 +42,16 @@ from langgraph.pregel.remote import RemoteGraph
 from langgraph.types import Command
 
 from kimi_graph import prompts
+from kimi_graph._turns import after_last_user, sum_usage
 from kimi_graph.context import KimiContext, current_context
-from kimi_graph.modes.agent import STEP_LIMIT_REASON, TOOL_BUDGET_REASON, model_steps
+from kimi_graph.modes.agent import (
+    STEP_LIMIT_REASON,
+    TOOL_BUDGET_REASON,
+    model_steps,
+    tool_calls_made,
+)
 from kimi_graph.modes.swarm._plan import ASSIGN_TASK
 from kimi_graph.modes.swarm._settings import SwarmSettings
-from kimi_graph.modes.swarm._tokens import sum_usage
 from kimi_graph.state import SubagentResult, SubagentTask
 
 STOP_REASONS = {
@@ -305,7 +310,7 @@ class SubagentBranch:
         namespace: str,
         writer: Any,
     ) -> Command[Any]:
-        produced = _after_task(outcome.messages)
+        produced = after_last_user(outcome.messages)
         last = next((m for m in reversed(produced) if isinstance(m, AIMessage)), None)
         output = "" if last is None else last.text
         error = outcome.error
@@ -323,11 +328,7 @@ class SubagentBranch:
             output=output,
             error=error,
             steps=model_steps(produced),
-            tool_calls=sum(
-                len(m.tool_calls) + len(m.invalid_tool_calls)
-                for m in produced
-                if isinstance(m, AIMessage)
-            ),
+            tool_calls=tool_calls_made(produced),
             elapsed_s=round(time.perf_counter() - started, 4),
             round=task["round"],
             worker=worker.label,
@@ -365,13 +366,6 @@ async def _within(work: Coroutine[Any, Any, None], timeout: float | None) -> boo
         return False
     task.result()
     return True
-
-
-def _after_task(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
-    for i in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[i], HumanMessage):
-            return list(messages[i + 1 :])
-    return list(messages)
 
 
 def _reply_text(record: SubagentResult, limit: int) -> str:

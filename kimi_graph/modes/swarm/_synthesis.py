@@ -8,8 +8,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, AnyMessage, RemoveMessage, SystemMessage
 
 from kimi_graph import prompts
+from kimi_graph._turns import add_usage, sum_usage
 from kimi_graph.modes.swarm._subagent import describe
-from kimi_graph.modes.swarm._tokens import add_usage, sum_usage
 from kimi_graph.state import SubagentResult, SwarmState
 
 
