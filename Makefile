@@ -31,13 +31,13 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## bench: the benchmarks of tools/ against the emulator
+## bench: the benchmarks of benchmarks/ against the emulator
 bench: $(STAMP)
-	$(BIN)/python tools/bench_chat.py
-	$(BIN)/python tools/bench_agent.py
-	$(BIN)/python tools/bench_swarm.py
-	$(BIN)/python tools/bench_ratelimit.py
-	$(BIN)/python tools/bench_serve.py
+	$(BIN)/python benchmarks/bench_chat.py
+	$(BIN)/python benchmarks/bench_agent.py
+	$(BIN)/python benchmarks/bench_swarm.py
+	$(BIN)/python benchmarks/bench_ratelimit.py
+	$(BIN)/python benchmarks/bench_serve.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

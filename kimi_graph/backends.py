@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from kimi_graph._urls import is_moonshot_host
+from kimi_graph._transport.urls import is_moonshot_host
 
 __all__ = [
     "BACKENDS",

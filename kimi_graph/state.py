@@ -12,11 +12,10 @@ import operator
 from typing import Annotated, Any, Literal
 
 from langchain_core.messages import AnyMessage
+from langchain_core.messages.ai import UsageMetadata
 from langgraph.graph.message import add_messages
 from langgraph.managed import RemainingSteps
 from typing_extensions import NotRequired, TypedDict
-
-from kimi_graph._turns import Usage
 
 __all__ = [
     "AgentLoopState",
@@ -26,7 +25,6 @@ __all__ = [
     "SubagentTask",
     "SwarmOutput",
     "SwarmState",
-    "Usage",
 ]
 
 
@@ -68,7 +66,7 @@ class SubagentResult(TypedDict):
     round: int
     worker: str
     """Which worker served it (its base URL or graph name)."""
-    usage: NotRequired[Usage]
+    usage: NotRequired[UsageMetadata]
     """Tokens of its model calls, summed."""
     namespace: NotRequired[str]
     """Its branch's checkpoint namespace, `subagent:<LangGraph task id>` (after the
@@ -85,8 +83,8 @@ class SubagentTask(TypedDict):
     task: str
     instructions: str | None
     round: int
-    worker: int
-    """Index into the swarm's workers."""
+    worker_index: int
+    """Index into the swarm's workers (the record's `worker` names the one that ran it)."""
     max_tool_calls: int
     """This sub-agent's share of the swarm's tool-call budget."""
     group: str
@@ -107,7 +105,7 @@ class SwarmState(ConversationState):
     """Rounds (each one turn of `assign_task` calls) of the current request so far."""
     launched: NotRequired[int]
     """Sub-agents accepted in the current request so far (for `max_subagents`)."""
-    orchestrator_usage: NotRequired[Usage]
+    orchestrator_usage: NotRequired[UsageMetadata]
     """Tokens of the orchestrator's calls in the current request."""
     pending: NotRequired[list[SubagentTask]]
     """The tasks of the latest round waiting to be sent (after plan review)."""

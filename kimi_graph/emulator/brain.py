@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from kimi_graph._arithmetic import evaluate
 from kimi_graph.emulator.directives import CallSpec, Directives, strip_directives
 from kimi_graph.emulator.platform import (
     WEB_SEARCH,
@@ -25,6 +24,7 @@ from kimi_graph.emulator.schema import (
     value_for,
 )
 from kimi_graph.emulator.teacher import is_calculator, listed_items
+from kimi_graph.tools._arithmetic import evaluate
 
 __all__ = [
     "EMULATOR_NOTE",

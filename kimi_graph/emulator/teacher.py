@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kimi_graph._arithmetic import evaluate
+from kimi_graph.tools._arithmetic import evaluate
 
 __all__ = [
     "EXPRESSION_FIELDS",
@@ -68,7 +68,7 @@ def arithmetic_expression(text: str) -> str | None:
 
     Returns:
         The expression as written (`×` and `^` kept), or None when the text holds no
-        expression with an operator that `kimi_graph._arithmetic.evaluate` accepts.
+        expression with an operator that `kimi_graph.tools._arithmetic.evaluate` accepts.
     """
     for match in _EXPRESSION.finditer(text):
         candidate = match.group().strip()

@@ -1,19 +1,54 @@
-"""The four modes of K2.5 as LangGraph graphs, and `create_graph` to pick one."""
+"""The four modes of K2.5 as LangGraph graphs, and `create_graph` to pick one.
+
+The graph factories are imported on first use (PEP 562), so the swarm's tool name
+(`kimi_graph.modes.swarm._prompts`) can be read without loading LangGraph.
+"""
 
 from __future__ import annotations
 
+import importlib
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langgraph.graph.state import CompiledStateGraph
+if TYPE_CHECKING:
+    from langgraph.graph.state import CompiledStateGraph
 
-from kimi_graph.context import KimiContext
-from kimi_graph.modes._context import keep_latest_tool_results
-from kimi_graph.modes._model import ModelLike, make_model_node
-from kimi_graph.modes.agent import create_agent_graph
-from kimi_graph.modes.chat import create_instant_graph, create_thinking_graph
-from kimi_graph.modes.swarm import create_swarm_graph
-from kimi_graph.state import InputState
+    from kimi_graph.context import KimiContext
+    from kimi_graph.modes._model import ModelLike
+    from kimi_graph.modes.agent import create_agent_graph
+    from kimi_graph.modes.chat import create_instant_graph, create_thinking_graph
+    from kimi_graph.modes.swarm import create_swarm_graph
+    from kimi_graph.state import InputState
+
+__all__ = [
+    "Mode",
+    "create_agent_graph",
+    "create_graph",
+    "create_instant_graph",
+    "create_swarm_graph",
+    "create_thinking_graph",
+]
+
+_HOMES = {
+    "create_agent_graph": "kimi_graph.modes.agent",
+    "create_instant_graph": "kimi_graph.modes.chat",
+    "create_thinking_graph": "kimi_graph.modes.chat",
+    "create_swarm_graph": "kimi_graph.modes.swarm",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        msg = f"module 'kimi_graph.modes' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 class Mode(str, Enum):
@@ -51,21 +86,17 @@ def create_graph(
         msg = f"Unknown mode {mode!r}; expected one of: {known}."
         raise ValueError(msg) from None
     if chosen is Mode.INSTANT:
+        from kimi_graph.modes.chat import create_instant_graph
+
         return create_instant_graph(model, **options)
     if chosen is Mode.THINKING:
+        from kimi_graph.modes.chat import create_thinking_graph
+
         return create_thinking_graph(model, **options)
     if chosen is Mode.AGENT:
+        from kimi_graph.modes.agent import create_agent_graph
+
         return create_agent_graph(model, tools, **options)
+    from kimi_graph.modes.swarm import create_swarm_graph
+
     return create_swarm_graph(model, tools, **options)
-
-
-__all__ = [
-    "Mode",
-    "create_agent_graph",
-    "create_graph",
-    "create_instant_graph",
-    "create_swarm_graph",
-    "create_thinking_graph",
-    "keep_latest_tool_results",
-    "make_model_node",
-]

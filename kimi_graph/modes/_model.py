@@ -20,9 +20,9 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
-from kimi_graph._urls import is_moonshot_host
+from kimi_graph._transport.urls import is_moonshot_host
 from kimi_graph.chat_models import DEFAULT_BASE_URL, ChatKimi
-from kimi_graph.config import model_from_env
+from kimi_graph.chat_models._env import model_from_env
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.state import ConversationState
 

@@ -29,8 +29,8 @@ from langgraph.types import Checkpointer, Command
 
 from kimi_graph._turns import after_last_user
 from kimi_graph.context import KimiContext, current_context
-from kimi_graph.modes._context import ContextStrategy
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, with_system
+from kimi_graph.modes._tool_results import ContextStrategy, keep_latest_tool_results
 from kimi_graph.state import AgentLoopState, ConversationState, InputState
 
 AgentGraph = CompiledStateGraph[AgentLoopState, KimiContext, InputState, ConversationState]
@@ -321,7 +321,7 @@ def create_agent_graph(
             longer is stopped and the model gets an error tool message.
         parallel_tool_calls: Passed to `bind_tools` when set.
         context_strategy: Shapes what the model reads on each step, e.g.
-            `kimi_graph.modes.keep_latest_tool_results(...)`; the state keeps the full
+            `kimi_graph.modes.agent.keep_latest_tool_results(...)`; the state keeps the full
             conversation.
         checkpointer: A LangGraph checkpointer, for threads that continue.
         store: A LangGraph store.
@@ -375,6 +375,7 @@ __all__ = [
     "AgentNodes",
     "ToolTimeout",
     "create_agent_graph",
+    "keep_latest_tool_results",
     "model_steps",
     "step_limit_message",
     "tool_calls_made",

@@ -85,7 +85,7 @@ def _tools(choice: str) -> list[Any]:
     if choice == "none":
         return []
     if choice == "demo":
-        from kimi_graph.cli_tools import demo_tools
+        from kimi_graph.tools.demo import demo_tools
 
         return demo_tools()
     from kimi_graph.tools import default_tools

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from langchain_core.tools import tool
 
-from kimi_graph._arithmetic import evaluate
+from kimi_graph.tools._arithmetic import evaluate
 
 __all__ = ["calculator"]
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from kimi_graph.cli import calculator
 from kimi_graph.emulator import BACKEND_OF_DIALECT, Emulator
 from kimi_graph.serve import ServeConfig, ServerThread, create_app
+from kimi_graph.tools.calculator import calculator
 
 UPSTREAM_KEY = "sk-upstream-secret-4242"
 

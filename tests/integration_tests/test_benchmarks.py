@@ -1,4 +1,4 @@
-"""Every benchmark of tools/ starts from a `.[dev]` install: `--help` runs, imports resolve."""
+"""Every benchmark of benchmarks/ starts from a `.[dev]` install: `--help` runs, imports resolve."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCHMARKS = sorted(p.name for p in (ROOT / "tools").glob("bench_*.py"))
+BENCHMARKS = sorted(p.name for p in (ROOT / "benchmarks").glob("bench_*.py"))
 LOCAL = {"_bench", "kimi_graph"}
 
 
@@ -24,7 +24,7 @@ def test_benchmarks_are_found() -> None:
 @pytest.mark.parametrize("name", BENCHMARKS)
 def test_benchmark_starts_with_help(name: str, tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / name), "--help"],
+        [sys.executable, str(ROOT / "benchmarks" / name), "--help"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -59,14 +59,14 @@ def _imported(path: Path) -> set[str]:
     return tops - LOCAL - set(sys.stdlib_module_names)
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "tools").glob("*.py")))
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "benchmarks").glob("*.py")))
 def test_benchmark_imports_only_declared_dependencies(name: str) -> None:
     """A module from a package that is only there transitively would break on its own."""
     owners = packages_distributions()
     declared = _declared()
-    for module in sorted(_imported(ROOT / "tools" / name)):
+    for module in sorted(_imported(ROOT / "benchmarks" / name)):
         dists = {_canonical(d) for d in owners.get(module, [])}
         assert dists & declared, (
-            f"tools/{name} imports {module} ({dists or 'not installed'}), "
+            f"benchmarks/{name} imports {module} ({dists or 'not installed'}), "
             "which pyproject's dependencies and dev extras do not name"
         )

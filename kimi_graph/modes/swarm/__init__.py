@@ -7,6 +7,8 @@ START -> orchestrator --Send per assign_task call--> subagent (xN, parallel, eac
              END        orchestrator (next round) <- or -> synthesis -> END
 ```
 
+The graph's parts live in private modules: `_plan` (a pure planner), `_review`
+(plan review), `_subagent` (the branch), `_synthesis`, `_settings`, `_prompts`.
 With `approve_plan=True` a `review` node shows each round's plan to a person
 (`interrupt()`) before the `Send`s. Every `assign_task` call ends in exactly one
 `SubagentResult` in `state["subagent_results"]` and one tool message answering the
@@ -14,31 +16,33 @@ call, whether the sub-agent succeeded, failed, timed out, ran out of budget, was
 refused or was dropped at review.
 """
 
-from kimi_graph.modes.swarm._graph import SwarmGraph, create_swarm_graph, dispatch
-from kimi_graph.modes.swarm._plan import (
-    ASSIGN_TASK,
-    ASSIGN_TASK_TOOL,
-    AssignTask,
-    error_record,
-    plan_round,
-)
-from kimi_graph.modes.swarm._review import review_plan
-from kimi_graph.modes.swarm._settings import DEFAULT_TOOL_CALL_BUDGET, SwarmSettings
-from kimi_graph.modes.swarm._synthesis import critical_steps, finish, results_digest
+from __future__ import annotations
 
-__all__ = [
-    "ASSIGN_TASK",
-    "ASSIGN_TASK_TOOL",
-    "DEFAULT_TOOL_CALL_BUDGET",
-    "AssignTask",
-    "SwarmGraph",
-    "SwarmSettings",
-    "create_swarm_graph",
-    "critical_steps",
-    "dispatch",
-    "error_record",
-    "finish",
-    "plan_round",
-    "results_digest",
-    "review_plan",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kimi_graph.modes.swarm._graph import SwarmGraph, create_swarm_graph
+    from kimi_graph.modes.swarm._plan import AssignTask
+
+__all__ = ["AssignTask", "SwarmGraph", "create_swarm_graph"]
+
+_HOMES = {
+    "AssignTask": "kimi_graph.modes.swarm._plan",
+    "SwarmGraph": "kimi_graph.modes.swarm._graph",
+    "create_swarm_graph": "kimi_graph.modes.swarm._graph",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        msg = f"module 'kimi_graph.modes.swarm' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -14,11 +15,11 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 from langgraph.types import Checkpointer, Send
 
-from kimi_graph import prompts
-from kimi_graph._urls import redact_url
+from kimi_graph._transport.urls import redact_url
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, find_kimi
 from kimi_graph.modes.agent import DEFAULT_MAX_STEPS, DEFAULT_TOOL_TIMEOUT, create_agent_graph
+from kimi_graph.modes.swarm import _prompts as prompts
 from kimi_graph.modes.swarm._plan import ASSIGN_TASK_TOOL, continues_request, plan_round
 from kimi_graph.modes.swarm._review import review_plan
 from kimi_graph.modes.swarm._settings import DEFAULT_TOOL_CALL_BUDGET, SwarmSettings
@@ -42,7 +43,54 @@ def _bind(tool_choice: str | None) -> Any:
     return prepare
 
 
-class Orchestrator:
+class _ModelStep(ABC):
+    """A node that makes one model call; subclasses say what the answer and a failure give.
+
+    `call` and `acall` are the same node on invoke and ainvoke: one request, one
+    answer, and the failed call handled alike (after the client's retries are spent).
+    LangGraph's control flow (`GraphBubbleUp`) always propagates.
+    """
+
+    @abstractmethod
+    def _request(
+        self, state: SwarmState
+    ) -> tuple[Any, list[AnyMessage], dict[str, Any], SwarmSettings]:
+        """The model, its messages, the call's options and the run's settings."""
+
+    @abstractmethod
+    def _answered(
+        self, state: SwarmState, response: AIMessage, settings: SwarmSettings
+    ) -> dict[str, Any]:
+        """The state update of an answered call."""
+
+    @abstractmethod
+    def _failed(self, state: SwarmState, err: Exception) -> dict[str, Any]:
+        """The state update of a failed call (or raise it)."""
+
+    def call(self, state: SwarmState, config: RunnableConfig) -> dict[str, Any]:
+        """The node (sync)."""
+        llm, messages, kwargs, settings = self._request(state)
+        try:
+            response = llm.invoke(messages, config, **kwargs)
+        except GraphBubbleUp:
+            raise
+        except Exception as err:  # the client's retries are spent
+            return self._failed(state, err)
+        return self._answered(state, response, settings)
+
+    async def acall(self, state: SwarmState, config: RunnableConfig) -> dict[str, Any]:
+        """The node (async)."""
+        llm, messages, kwargs, settings = self._request(state)
+        try:
+            response = await llm.ainvoke(messages, config, **kwargs)
+        except GraphBubbleUp:
+            raise
+        except Exception as err:  # the client's retries are spent
+            return self._failed(state, err)
+        return self._answered(state, response, settings)
+
+
+class Orchestrator(_ModelStep):
     """The `orchestrator` node: the model plans a round with `assign_task` calls."""
 
     def __init__(self, model: ModelLike | None, settings: SwarmSettings, workers: int) -> None:
@@ -72,6 +120,11 @@ class Orchestrator:
             settings,
         )
 
+    def _answered(
+        self, state: SwarmState, response: AIMessage, settings: SwarmSettings
+    ) -> dict[str, Any]:
+        return plan_round(state, response, settings, self.workers)
+
     def _failed(self, state: SwarmState, err: Exception) -> dict[str, Any]:
         """A later round's plan failed: keep the results so far and go to the synthesis."""
         if not (state.get("round") and continues_request(state["messages"])):
@@ -82,63 +135,30 @@ class Orchestrator:
         )
         return {"messages": [note], "pending": []}
 
-    def call(self, state: SwarmState, config: RunnableConfig) -> dict[str, Any]:
-        """The node (sync)."""
-        llm, messages, kwargs, settings = self._request(state)
-        try:
-            response = llm.invoke(messages, config, **kwargs)
-        except GraphBubbleUp:
-            raise
-        except Exception as err:  # the client's retries are spent
-            return self._failed(state, err)
-        return plan_round(state, response, settings, self.workers)
 
-    async def acall(self, state: SwarmState, config: RunnableConfig) -> dict[str, Any]:
-        """The node (async)."""
-        llm, messages, kwargs, settings = self._request(state)
-        try:
-            response = await llm.ainvoke(messages, config, **kwargs)
-        except GraphBubbleUp:
-            raise
-        except Exception as err:  # the client's retries are spent
-            return self._failed(state, err)
-        return plan_round(state, response, settings, self.workers)
-
-
-class Synthesis:
+class Synthesis(_ModelStep):
     """The `synthesis` node: the final answer; a failed call yields a digest instead."""
 
     def __init__(self, model: ModelLike | None, settings: SwarmSettings) -> None:
         self.source = ModelSource(model, _bind("none"))
         self.settings = settings
 
-    def _request(self, state: SwarmState) -> tuple[Any, list[AnyMessage], dict[str, Any]]:
+    def _request(
+        self, state: SwarmState
+    ) -> tuple[Any, list[AnyMessage], dict[str, Any], SwarmSettings]:
         context = current_context()
         settings = self.settings.for_run(context)
         llm = self.source.get(context)
-        return llm, synthesis_input(state), call_kwargs(llm, settings.thinking)
+        return llm, synthesis_input(state), call_kwargs(llm, settings.thinking), settings
 
-    def call(self, state: SwarmState, config: RunnableConfig) -> dict[str, Any]:
-        """The node (sync)."""
-        llm, messages, kwargs = self._request(state)
-        try:
-            response = llm.invoke(messages, config, **kwargs)
-        except GraphBubbleUp:
-            raise
-        except Exception as err:  # the client's retries are spent: keep the results
-            response = results_digest(state.get("subagent_results") or [], err)
+    def _answered(
+        self, state: SwarmState, response: AIMessage, settings: SwarmSettings
+    ) -> dict[str, Any]:
         return finish(state, response)
 
-    async def acall(self, state: SwarmState, config: RunnableConfig) -> dict[str, Any]:
-        """The node (async)."""
-        llm, messages, kwargs = self._request(state)
-        try:
-            response = await llm.ainvoke(messages, config, **kwargs)
-        except GraphBubbleUp:
-            raise
-        except Exception as err:  # the client's retries are spent: keep the results
-            response = results_digest(state.get("subagent_results") or [], err)
-        return finish(state, response)
+    def _failed(self, state: SwarmState, err: Exception) -> dict[str, Any]:
+        """Keep the results: the digest of what the sub-agents produced is the answer."""
+        return finish(state, results_digest(state.get("subagent_results") or [], err))
 
 
 def dispatch(state: SwarmState) -> list[Send] | str:

@@ -13,8 +13,8 @@ from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 from langgraph.types import Overwrite
 from pydantic import BaseModel, Field, ValidationError
 
-from kimi_graph._names import ASSIGN_TASK as ASSIGN_TASK  # re-exported: the swarm imports it here
-from kimi_graph._turns import add_usage, sum_usage
+from kimi_graph._turns import sum_usage, total_usage
+from kimi_graph.modes.swarm._prompts import ASSIGN_TASK
 from kimi_graph.modes.swarm._settings import SwarmSettings
 from kimi_graph.state import SubagentResult, SubagentTask, SwarmState
 
@@ -142,7 +142,7 @@ def plan_round(
             task=args.task,
             instructions=args.instructions,
             round=round_,
-            worker=(launched + i) % max(1, workers),
+            worker_index=(launched + i) % max(1, workers),
             max_tool_calls=shares[i],
             group=group,
         )
@@ -151,7 +151,7 @@ def plan_round(
     spent = sum_usage([response])
     earlier_usage = state.get("orchestrator_usage") if continuing else None
     if earlier_usage:
-        spent = add_usage(earlier_usage, spent)
+        spent = total_usage(earlier_usage, spent)
     update: dict[str, Any] = {
         "messages": [response, *replies],
         "orchestrator_usage": spent,

@@ -23,7 +23,8 @@ from typing import Any
 from langchain_core.messages import AIMessage
 from langgraph.types import interrupt
 
-from kimi_graph.modes.swarm._plan import ASSIGN_TASK, error_record, error_reply, split_budget
+from kimi_graph.modes.swarm._plan import error_record, error_reply, split_budget
+from kimi_graph.modes.swarm._prompts import ASSIGN_TASK
 from kimi_graph.state import SubagentResult, SubagentTask, SwarmState
 
 DROPPED = "dropped at plan review"

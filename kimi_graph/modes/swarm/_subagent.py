@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -41,7 +41,6 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.pregel.remote import RemoteGraph
 from langgraph.types import Command
 
-from kimi_graph import prompts
 from kimi_graph._turns import after_last_user, sum_usage
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes.agent import (
@@ -50,7 +49,8 @@ from kimi_graph.modes.agent import (
     model_steps,
     tool_calls_made,
 )
-from kimi_graph.modes.swarm._plan import ASSIGN_TASK
+from kimi_graph.modes.swarm import _prompts as prompts
+from kimi_graph.modes.swarm._prompts import ASSIGN_TASK
 from kimi_graph.modes.swarm._settings import SwarmSettings
 from kimi_graph.state import SubagentResult, SubagentTask
 
@@ -166,6 +166,11 @@ class _Outcome:
             self.messages = [_message(m) for m in values["messages"]]
         return True
 
+    def time_out(self, timeout: float | None) -> None:
+        """The branch gave up on the run: say so; the run stops after its current step."""
+        self.abandoned = True
+        self.error = f"timed out after {timeout:g}s"
+
 
 _SERIALIZED: dict[str, type[AIMessage | HumanMessage | ToolMessage | SystemMessage]] = {
     "ai": AIMessage,
@@ -205,7 +210,7 @@ class SubagentBranch:
     ) -> tuple[Worker, SwarmSettings, dict[str, Any], RunnableConfig, KimiContext, str]:
         run_context = current_context()
         settings = self.settings.for_run(run_context)
-        worker = self.workers[task["worker"] % len(self.workers)]
+        worker = self.workers[task["worker_index"] % len(self.workers)]
         extra = f"\n\nInstructions: {task['instructions']}" if task.get("instructions") else ""
         system = prompts.SUBAGENT_PROMPT.format(
             role=task["role"] or "a sub-agent", instructions=extra
@@ -252,19 +257,8 @@ class SubagentBranch:
             finally:
                 slots.close()
 
-        if settings.subagent_timeout is None:
-            consume()
-        else:
-            # The nested run gets a thread of its own so the branch can give up on
-            # time; the abandoned run stops after its current step.
-            thread = threading.Thread(
-                target=contextvars.copy_context().run, args=(consume,), daemon=True
-            )
-            thread.start()
-            thread.join(settings.subagent_timeout)
-            if thread.is_alive():
-                outcome.abandoned = True
-                outcome.error = f"timed out after {settings.subagent_timeout:g}s"
+        if not _within_thread(consume, settings.subagent_timeout):
+            outcome.time_out(settings.subagent_timeout)
         if failure:
             err = failure[0]
             if isinstance(err, GraphBubbleUp) or not isinstance(err, Exception):
@@ -293,7 +287,7 @@ class SubagentBranch:
                 async with worker.aslot():
                     started = time.perf_counter()
                     if not await _within(consume(), settings.subagent_timeout):
-                        outcome.error = f"timed out after {settings.subagent_timeout:g}s"
+                        outcome.time_out(settings.subagent_timeout)
         except GraphBubbleUp:
             raise
         except Exception as err:  # isolation: the record says what failed
@@ -345,6 +339,21 @@ class SubagentBranch:
         # Every branch names the same next node; LangGraph runs it once, after the round.
         next_node = "orchestrator" if task["round"] < settings.max_rounds else "synthesis"
         return Command(update={"subagent_results": [record], "messages": [reply]}, goto=next_node)
+
+
+def _within_thread(work: Callable[[], None], timeout: float | None) -> bool:
+    """Run `work`; False if `timeout` passed first (the sync twin of `_within`).
+
+    With a time-out the work gets a thread of its own so the branch can give up on
+    time; the abandoned run stops after its current step (`_Outcome.see`).
+    """
+    if timeout is None:
+        work()
+        return True
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return not thread.is_alive()
 
 
 async def _within(work: Coroutine[Any, Any, None], timeout: float | None) -> bool:

@@ -7,8 +7,8 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, RemoveMessage, SystemMessage
 
-from kimi_graph import prompts
-from kimi_graph._turns import add_usage, sum_usage
+from kimi_graph._turns import sum_usage, total_usage
+from kimi_graph.modes.swarm import _prompts as prompts
 from kimi_graph.modes.swarm._subagent import describe
 from kimi_graph.state import SubagentResult, SwarmState
 
@@ -68,14 +68,14 @@ def finish(state: SwarmState, response: AIMessage) -> dict[str, Any]:
         names = ", ".join(f"{r['id']} ({r['role'] or 'no role'})" for r in missing)
         text = f"{text}\n\nSub-agents that failed: {names}."
     orchestrator = state.get("orchestrator_usage") or sum_usage([])
-    subagents = add_usage(*(r["usage"] for r in results if "usage" in r))
+    subagents = total_usage(*(r["usage"] for r in results if "usage" in r))
     synthesis = sum_usage([response])
     summary = {
         "subagents": len(results),
         "failed": len(failed),
         "critical_steps": sum(per_round) + 1,
         "critical_steps_per_round": per_round,
-        "usage": add_usage(orchestrator, subagents, synthesis),
+        "usage": total_usage(orchestrator, subagents, synthesis),
         "usage_by_part": {
             "orchestrator": orchestrator,
             "subagents": subagents,

@@ -1,0 +1,12 @@
+"""How ChatKimi's requests reach a server; private to kimi-graph.
+
+- `pools`: one async HTTP pool per event loop and endpoint, closed with the loop;
+  the sync client.
+- `limited_client`: httpx and aiohttp clients that send every request through the
+  endpoint's limiter.
+- `ratelimit`: one adaptive window per endpoint, shared on 429s by every model,
+  thread and event loop.
+- `endpoint`: default timeouts, errors that name the endpoint, malformed responses.
+- `urls`: base-URL checks and credential-free URLs for messages.
+- `openai_compat`: the private langchain-openai helpers this layer relies on, copied.
+"""

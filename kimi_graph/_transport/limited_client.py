@@ -1,0 +1,238 @@
+"""HTTP clients for the OpenAI SDK that send every request through the endpoint's limiter.
+
+`send` is the one method the OpenAI SDK calls for each request (sync and async), so
+overriding it sees them all, streamed or not, while httpx keeps building transports,
+proxies and pools as usual. A request holds its slot until its body is read or its
+stream closed; a 429 is read, released and retried after the shared back-off (see
+`kimi_graph._transport.ratelimit`), so the SDK only sees it once `max_wait` is spent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
+from typing import Any, Literal
+
+import openai
+
+from kimi_graph._transport.openai_compat import httpx
+from kimi_graph._transport.ratelimit import (
+    EndpointLimiter,
+    Outcome,
+    RateLimitSettings,
+    limiter_for,
+    retry_delay,
+)
+
+AsyncTransport = Literal["aiohttp", "httpx"]
+"""The async HTTP stack under the OpenAI SDK."""
+
+#: The OpenAI SDK's pool defaults (langchain-openai uses the same).
+CONNECTION_LIMITS = httpx.Limits(
+    max_connections=1000, max_keepalive_connections=100, keepalive_expiry=5.0
+)
+
+
+class _Once:
+    """Release a slot exactly once."""
+
+    def __init__(self, limiter: EndpointLimiter) -> None:
+        self._limiter = limiter
+        self._done = False
+
+    def __call__(self, outcome: Outcome = "ok", delay: float = 0.0) -> None:
+        if not self._done:
+            self._done = True
+            self._limiter.release(outcome, delay)
+
+
+class _ReleasingStream(httpx.SyncByteStream):
+    def __init__(self, inner: Any, release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._release = release
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._inner
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._release()
+
+
+class _AsyncReleasingStream(httpx.AsyncByteStream):
+    def __init__(self, inner: Any, release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._release = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for part in self._inner:
+            yield part
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            self._release()
+
+
+class RateLimitedClient(openai.DefaultHttpxClient):
+    """A sync OpenAI SDK client whose requests share the endpoint's limiter."""
+
+    def __init__(self, *, endpoint: str, settings: RateLimitSettings, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._kimi_endpoint = endpoint
+        self._kimi_settings = settings
+
+    def send(self, request: Any, *, stream: bool = False, **kwargs: Any) -> Any:
+        """Send `request` once a slot is free; absorb 429s within `max_wait`."""
+        settings = self._kimi_settings
+        if not settings.enabled:
+            return super().send(request, stream=stream, **kwargs)
+        limiter = limiter_for(self._kimi_endpoint, request.headers.get("authorization"))
+        deadline = time.monotonic() + settings.max_wait
+        attempt = 0
+        while True:
+            limiter.acquire(settings.max_concurrent, front=attempt > 0)
+            release = _Once(limiter)
+            try:
+                response = super().send(request, stream=True, **kwargs)
+            except BaseException:
+                release("other")
+                raise
+            if response.status_code == 429 and settings.max_wait > 0:
+                delay = retry_delay(response.headers, attempt, settings)
+                if time.monotonic() + delay <= deadline:
+                    response.close()
+                    release("throttled", delay)
+                    attempt += 1
+                    time.sleep(delay)
+                    continue
+            outcome: Outcome = "ok" if response.status_code < 400 else "other"
+            response.stream = _ReleasingStream(response.stream, partial(release, outcome))
+            if not stream:
+                try:
+                    response.read()
+                except BaseException:
+                    response.close()
+                    raise
+            return response
+
+
+class _AsyncLimited(httpx.AsyncClient):
+    """`send` through the endpoint's limiter; mixed into an async client of the SDK."""
+
+    def __init__(self, *, endpoint: str, settings: RateLimitSettings, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._kimi_endpoint = endpoint
+        self._kimi_settings = settings
+
+    async def send(self, request: Any, *, stream: bool = False, **kwargs: Any) -> Any:
+        """Send `request` once a slot is free; absorb 429s within `max_wait`."""
+        settings = self._kimi_settings
+        if not settings.enabled:
+            return await super().send(request, stream=stream, **kwargs)
+        limiter = limiter_for(self._kimi_endpoint, request.headers.get("authorization"))
+        deadline = time.monotonic() + settings.max_wait
+        attempt = 0
+        while True:
+            await limiter.aacquire(settings.max_concurrent, front=attempt > 0)
+            release = _Once(limiter)
+            try:
+                response = await super().send(request, stream=True, **kwargs)
+            except BaseException:
+                release("other")
+                raise
+            if response.status_code == 429 and settings.max_wait > 0:
+                delay = retry_delay(response.headers, attempt, settings)
+                if time.monotonic() + delay <= deadline:
+                    await response.aclose()
+                    release("throttled", delay)
+                    attempt += 1
+                    await asyncio.sleep(delay)
+                    continue
+            outcome: Outcome = "ok" if response.status_code < 400 else "other"
+            response.stream = _AsyncReleasingStream(response.stream, partial(release, outcome))
+            if not stream:
+                try:
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+            return response
+
+
+class RateLimitedAsyncClient(_AsyncLimited, openai.DefaultAsyncHttpxClient):
+    """An async OpenAI SDK client (httpx transport) sharing the endpoint's limiter."""
+
+
+class RateLimitedAioHttpClient(_AsyncLimited, openai.DefaultAioHttpClient):
+    """An async OpenAI SDK client (aiohttp transport) sharing the endpoint's limiter.
+
+    aiohttp's pool costs the client about half the CPU per request of httpx's, whose
+    pool checks every idle connection on each request (O(connections)); that is what a
+    swarm of a hundred concurrent sub-agents pays for.
+    """
+
+
+def _client_kwargs(base_url: str | None, timeout: Any) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"timeout": timeout}
+    if base_url:
+        kwargs["base_url"] = base_url
+    return kwargs
+
+
+def build_sync_client(
+    base_url: str | None,
+    endpoint: str,
+    timeout: Any,
+    socket_options: tuple[Any, ...],
+    settings: RateLimitSettings,
+) -> RateLimitedClient:
+    """Return a sync client for the OpenAI SDK that goes through the shared limiter.
+
+    Args:
+        base_url: The API base URL.
+        endpoint: The base URL without credentials (the limiter's key).
+        timeout: An `httpx.Timeout` or seconds.
+        socket_options: Socket options for the transport (as langchain-openai sets).
+        settings: The rate-limit settings.
+    """
+    kwargs = _client_kwargs(base_url, timeout)
+    if socket_options:
+        kwargs["transport"] = httpx.HTTPTransport(
+            socket_options=list(socket_options), limits=CONNECTION_LIMITS
+        )
+    return RateLimitedClient(endpoint=endpoint, settings=settings, **kwargs)
+
+
+def build_async_client(
+    base_url: str | None,
+    endpoint: str,
+    timeout: Any,
+    socket_options: tuple[Any, ...],
+    settings: RateLimitSettings,
+    transport: AsyncTransport = "aiohttp",
+) -> RateLimitedAsyncClient | RateLimitedAioHttpClient:
+    """Return an async client for the OpenAI SDK that goes through the shared limiter.
+
+    Args:
+        base_url: The API base URL.
+        endpoint: The base URL without credentials (the limiter's key).
+        timeout: An `httpx.Timeout` or seconds.
+        socket_options: Socket options for the transport (as langchain-openai sets);
+            they need the httpx transport, which is then used.
+        settings: The rate-limit settings.
+        transport: "aiohttp" (default) or "httpx".
+    """
+    kwargs = _client_kwargs(base_url, timeout)
+    if transport == "aiohttp" and not socket_options:
+        return RateLimitedAioHttpClient(endpoint=endpoint, settings=settings, **kwargs)
+    if socket_options:
+        kwargs["transport"] = httpx.AsyncHTTPTransport(
+            socket_options=list(socket_options), limits=CONNECTION_LIMITS
+        )
+    return RateLimitedAsyncClient(endpoint=endpoint, settings=settings, **kwargs)
