@@ -51,6 +51,7 @@ from kimi_graph.chat_models._prompt_size import check_context
 from kimi_graph.chat_models._raw_fallback import ChunkSplitter, split_raw_result
 from kimi_graph.chat_models._reasoning import reasoning_from_fields, write_reasoning_back
 from kimi_graph.chat_models._sampling import apply_fixed_sampling, check_tool_choice
+from kimi_graph.chat_models._stream_tidy import collecting_raw_arguments
 from kimi_graph.chat_models._structured_output import (
     STRUCTURED_TOOL_KWARG,
     Method,
@@ -555,8 +556,9 @@ class ChatKimi(BaseChatOpenAI):
         are `invalid_tool_calls` whether the answer was streamed (e.g. under LangGraph's
         `stream_mode="messages"`) or not.
         """
-        message = super().invoke(input, config, stop=stop, **kwargs)
-        return self._strict_tool_calls(message)
+        with collecting_raw_arguments() as pieces:
+            message = super().invoke(input, config, stop=stop, **kwargs)
+        return self._strict_tool_calls(message, pieces)
 
     async def ainvoke(
         self,
@@ -567,11 +569,12 @@ class ChatKimi(BaseChatOpenAI):
         **kwargs: Any,
     ) -> AIMessage:
         """Async `invoke`; the same tool-call rules."""
-        message = await super().ainvoke(input, config, stop=stop, **kwargs)
-        return self._strict_tool_calls(message)
+        with collecting_raw_arguments() as pieces:
+            message = await super().ainvoke(input, config, stop=stop, **kwargs)
+        return self._strict_tool_calls(message, pieces)
 
-    def _strict_tool_calls(self, message: AIMessage) -> AIMessage:
-        message = _responses.strict_tool_calls(message)
+    def _strict_tool_calls(self, message: AIMessage, pieces: list[dict[str, Any]]) -> AIMessage:
+        message = _responses.strict_tool_calls(message, pieces)
         calls = [*message.tool_calls, *message.invalid_tool_calls]
         if calls:
             _responses.check_tool_call_ids(list(calls), self.endpoint, "the answer")
