@@ -21,6 +21,7 @@ __all__ = [
     "CONTEXT_TOKENS",
     "EFFORTS",
     "EFFORT_MODELS",
+    "THINKING_ONLY_MESSAGE",
     "LEGACY_USAGE_MODELS",
     "WEB_SEARCH",
     "PrefixCache",
@@ -37,6 +38,9 @@ CONTEXT_TOKENS = 262_144
 """K2.5's context (256K); Moonshot's 400 names it (MoonshotAI/kimi-cli #2011)."""
 
 WEB_SEARCH = "$web_search"
+THINKING_ONLY_MESSAGE = "invalid thinking: only type=enabled is allowed for this model"
+"""Moonshot's 400 for ``thinking: {"type": "disabled"}`` on a model that always reasons
+(recorded for kimi-k2.7-code: tests/fixtures/recordings)."""
 EFFORT_MODELS = frozenset({"kimi-k3", "kimi-k3.1"})
 EFFORTS = ("low", "high", "max")
 #: Models that report cache hits in a top-level ``usage.cached_tokens`` (older ones);
@@ -113,7 +117,7 @@ def validate_platform(body: dict[str, Any], model: str, thinking: bool, prompt_t
     if model in EFFORT_MODELS:
         switch = body.get("thinking")
         if isinstance(switch, dict) and switch.get("type") == "disabled":
-            raise ApiError(400, f"invalid thinking: {model} always reasons")  # [S] k2.7-code
+            raise ApiError(400, THINKING_ONLY_MESSAGE)
         effort = body.get("reasoning_effort")
         if effort is not None and effort not in EFFORTS:
             raise ApiError(  # wording: the emulator's

@@ -52,7 +52,7 @@ class ReplayServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: ReplayServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep the test output quiet."""
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
