@@ -20,7 +20,15 @@ from langchain_core.runnables import (
 )
 from langchain_core.utils import from_env, secret_from_env
 from langchain_openai.chat_models.base import BaseChatOpenAI
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from typing_extensions import Self
 
 import kimi_graph.chat_models._responses as _responses
@@ -41,6 +49,7 @@ from kimi_graph.backends import (
     backend_name,
     resolve_backend,
 )
+from kimi_graph.chat_models import _discovery
 from kimi_graph.chat_models._content_blocks import PROVIDER
 from kimi_graph.chat_models._platform import (
     PlatformOptions,
@@ -60,7 +69,7 @@ from kimi_graph.chat_models._structured_output import (
 )
 from kimi_graph.chat_models._thinking_conflicts import ConflictPolicy, thinking_for_call
 from kimi_graph.chat_models._usage import usage_metadata
-from kimi_graph.model_profiles import model_spec
+from kimi_graph.model_profiles import ModelSpec, model_spec
 
 __all__ = [
     "ChatKimi",
@@ -72,13 +81,11 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.moonshot.ai/v1"
 DEFAULT_MODEL = "kimi-k2.5"
+DISCOVERY_TIMEOUT = 10.0
+"""Seconds `GET /v1/models` may take when capabilities are discovered."""
 
 _KIMI_BASE_URL = from_env("KIMI_BASE_URL", default="")
 _KIMI_API_KEY = secret_from_env(["MOONSHOT_API_KEY", "KIMI_API_KEY"], default=None)
-
-
-def _thinking_support(model: str) -> Literal["switch", "always", "never"]:
-    return model_spec(model).thinking
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
@@ -173,6 +180,12 @@ class ChatKimi(BaseChatOpenAI):
     """Seconds one request may spend waiting out 429s before the 429 is raised."""
     rate_limit_max_delay: float = Field(default=30.0, gt=0)
     """Cap on one wait after a 429 (a server's `Retry-After` or the doubling backoff)."""
+    discover_capabilities: bool | None = None
+    """Read the server's `GET /v1/models` once per endpoint and process, and let what it
+    says about the model (context length, thinking type, efforts, image input, tool
+    use; vLLM's `max_model_len`) override the capability table (`capabilities`). None
+    reads `KIMI_DISCOVER_CAPABILITIES`, else discovers on Moonshot's hosts only. A
+    failed read leaves the table in force."""
     async_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     """HTTP stack of async calls: aiohttp (default: about half the client CPU per
     request of httpx, which matters for many concurrent sub-agents) or httpx. Sync
@@ -182,6 +195,7 @@ class ChatKimi(BaseChatOpenAI):
     model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
 
     _backend: Backend = PrivateAttr()
+    _discovery_on: bool = PrivateAttr(default=False)
     _warned_thinking_off: bool = PrivateAttr(default=False)
     _async_loop: weakref.ref[asyncio.AbstractEventLoop] | None = PrivateAttr(default=None)
 
@@ -223,6 +237,9 @@ class ChatKimi(BaseChatOpenAI):
     @model_validator(mode="after")
     def _resolve_kimi_backend(self) -> Self:
         self._backend = resolve_backend(self.backend, self.openai_api_base)
+        self._discovery_on = _discovery.discovery_enabled(
+            self.discover_capabilities, self.openai_api_base
+        )
         if self.http_client is None and self.root_client is not None:
             # Every sync request goes through the endpoint's shared rate limiter.
             client = sync_client(
@@ -264,6 +281,57 @@ class ChatKimi(BaseChatOpenAI):
         """The resolved server dialect."""
         return self._backend
 
+    @property
+    def capabilities(self) -> _discovery.Capabilities:
+        """What the model can do here: the capability table, overridden by the server.
+
+        With discovery on (`discover_capabilities`), the first access reads the
+        server's model list (once per endpoint and process); see `Capabilities` for
+        the fields and `Capabilities.as_dict()` for a plain dict.
+        """
+        spec = model_spec(self.model_name)
+        models = self._discover() if self._discovery_on else {}
+        served_as = self._backend.model_id(self.model_name)
+        return _discovery.capabilities(self.model_name, spec, models, served_as)
+
+    def _api_key(self) -> str:
+        """The key, for the discovery cache only (a key provider stands for itself)."""
+        key = self.openai_api_key
+        if isinstance(key, SecretStr):
+            return key.get_secret_value()
+        return "" if key is None else f"provider:{id(key)}"
+
+    def _discover(self) -> dict[str, _discovery.Discovered]:
+        """Read the server's model list once per endpoint and process (if switched on)."""
+        if not self._discovery_on or self.root_client is None:
+            return {}
+        client = self.root_client.with_options(max_retries=0, timeout=DISCOVERY_TIMEOUT)
+
+        def fetch() -> list[Any]:
+            body = client.get("/models", cast_to=object)
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, list):
+                msg = "the body is no model list"
+                raise TypeError(msg)
+            return data
+
+        return _discovery.discover(self.endpoint, self._api_key(), fetch)
+
+    async def _adiscover(self) -> None:
+        """`_discover` off the event loop, when the list was not read yet."""
+        if self._discovery_on and not _discovery.cached_models(self.endpoint, self._api_key()):
+            await asyncio.to_thread(self._discover)
+
+    def _model_spec(self) -> ModelSpec:
+        """The table's entry for the model, overridden by a discovered model list."""
+        spec = model_spec(self.model_name)
+        if not self._discovery_on:
+            return spec
+        served_as = self._backend.model_id(self.model_name)
+        return _discovery.cached_spec(
+            spec, self.endpoint, self._api_key(), self.model_name, served_as
+        )
+
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         kwargs.pop("thinking", None)
         kwargs.pop(STRUCTURED_TOOL_KWARG, None)
@@ -275,7 +343,7 @@ class ChatKimi(BaseChatOpenAI):
 
     def _effective_thinking(self, requested: bool | None) -> bool:
         thinking = self.thinking if requested is None else requested
-        support = _thinking_support(self.model_name)
+        support = self._model_spec().thinking
         if support == "always" and not thinking:
             msg = f"{self.model_name} always thinks; use kimi-k2.5 for instant mode."
             raise ValueError(msg)
@@ -292,7 +360,7 @@ class ChatKimi(BaseChatOpenAI):
         thinking, reason = thinking_for_call(
             thinking,
             model=self.model_name,
-            can_switch=_thinking_support(self.model_name) == "switch",
+            can_switch=self._model_spec().thinking == "switch",
             tool_choice=kwargs.get("tool_choice"),
             tools=kwargs.get("tools"),
             structured_tool=kwargs.get(STRUCTURED_TOOL_KWARG),
@@ -323,7 +391,7 @@ class ChatKimi(BaseChatOpenAI):
         messages = self._convert_input(input_).to_messages()
         require_messages(messages, self.endpoint)
         payload = super()._get_request_payload(messages, stop=stop, **kwargs)
-        spec = model_spec(self.model_name)
+        spec = self._model_spec()
         switchable = spec.thinking == "switch"
         backend = self._backend
         payload["model"] = backend.model_id(payload["model"])
@@ -478,6 +546,7 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        self._discover()
         thinking = self._call_thinking(kwargs)
         with endpoint_errors(self.endpoint, self._url_secrets()):
             result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
@@ -490,6 +559,7 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        await self._adiscover()
         thinking = self._call_thinking(kwargs)
         self._async_client_for_this_loop()
         async with aendpoint_errors(self.endpoint, self._url_secrets()):
@@ -505,6 +575,7 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        self._discover()
         splitter = ChunkSplitter(thinking=self._call_thinking(kwargs))
         self._stream_usage_option(kwargs)
         with endpoint_errors(self.endpoint, self._url_secrets()):
@@ -525,6 +596,7 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        await self._adiscover()
         splitter = ChunkSplitter(thinking=self._call_thinking(kwargs))
         self._stream_usage_option(kwargs)
         self._async_client_for_this_loop()

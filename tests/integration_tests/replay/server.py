@@ -5,7 +5,8 @@ recorded `data:` events followed by `data: [DONE]` (the fixtures leave `[DONE]` 
 their own test harness appends it, see the recordings' README). Each request body is
 kept, so a test can check what ChatKimi sent (the reasoning it gives back on the next
 turn). A request whose `stream` flag does not match the recording gets a 409, so a test
-cannot pass by reading something other than the recording.
+cannot pass by reading something other than the recording. `GET /v1/models` answers
+`models` (status `models_status`) and counts its requests, for capability discovery.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class ReplayServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.recording: Recording | None = None
         self.requests: list[dict[str, Any]] = []
+        self.models: Any = {"object": "list", "data": []}
+        self.models_status = 200
+        self.models_requests = 0
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
@@ -61,6 +65,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        if self.path != "/v1/models":
+            self._send(404, b'{"error": {"message": "no such route"}}', "application/json")
+            return
+        self.server.models_requests += 1
+        body = json.dumps(self.server.models).encode()
+        self._send(self.server.models_status, body, "application/json")
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
