@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from langchain_core.language_models import ModelProfile
+
 from kimi_graph._transport.urls import is_moonshot_host
 from kimi_graph.model_profiles import ModelSpec, ThinkingSupport, normalise_model_id
 
@@ -101,7 +103,8 @@ class Capabilities:
         video_input: Takes video input (None: unknown).
         tool_use: Takes tools (None: unknown).
         source: `"server"` when the model list named the model, else `"table"`.
-        overridden: Names of the fields the server's list changed.
+        overridden: Names of the fields whose value the server's list changed.
+        from_server: Names of the fields the server's list gave (changed or not).
     """
 
     model: str
@@ -114,10 +117,35 @@ class Capabilities:
     tool_use: bool | None
     source: Literal["server", "table"]
     overridden: tuple[str, ...] = ()
+    from_server: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        """The fields as a plain dict (to merge into a LangChain model profile)."""
+        """The fields as a plain dict."""
         return dataclasses.asdict(self)
+
+    def profile_overrides(self) -> ModelProfile:
+        """LangChain model-profile keys the server's list settles (empty from the table).
+
+        Meant to be put over a profile built from the table:
+        `{**table_profile, **capabilities.profile_overrides()}`.
+        """
+        said = set(self.from_server)
+        profile = ModelProfile()
+        if "context_tokens" in said:
+            profile["max_input_tokens"] = self.context_tokens
+        if "thinking" in said:
+            profile["reasoning_output"] = self.thinking != "never"
+        if self.image_input is not None:
+            profile["image_inputs"] = profile["image_url_inputs"] = self.image_input
+        if self.video_input is not None:
+            profile["video_inputs"] = self.video_input
+        if self.tool_use is not None:
+            profile["tool_calling"] = self.tool_use
+        if "reasoning_efforts" in said and self.reasoning_efforts:
+            profile["reasoning_effort_levels"] = list(self.reasoning_efforts)
+        if self.default_effort is not None:
+            profile["reasoning_effort_default"] = self.default_effort
+        return profile
 
 
 def _flag(item: dict[str, Any], key: str) -> bool | None:
@@ -283,6 +311,8 @@ def effective_spec(spec: ModelSpec, found: Discovered | None) -> ModelSpec:
         changes["thinking"] = _THINKING[found.thinking_type]
     if found.efforts is not None:
         changes["reasoning_efforts"] = found.efforts
+    elif found.thinking_type == "no":
+        changes["reasoning_efforts"] = ()
     return dataclasses.replace(spec, **changes)
 
 
@@ -314,6 +344,15 @@ def capabilities(
         for name in ("thinking", "context_tokens", "reasoning_efforts")
         if getattr(merged, name) != getattr(spec, name)
     )
+    given = {
+        "thinking": found.thinking_type if found else None,
+        "context_tokens": found.context_length if found else None,
+        "reasoning_efforts": found.efforts if found else None,
+        "default_effort": found.default_effort if found else None,
+        "image_input": found.image_input if found else None,
+        "video_input": found.video_input if found else None,
+        "tool_use": found.tool_use if found else None,
+    }
     return Capabilities(
         model=model,
         thinking=merged.thinking,
@@ -325,4 +364,5 @@ def capabilities(
         tool_use=found.tool_use if found else None,
         source="server" if found else "table",
         overridden=overridden,
+        from_server=tuple(name for name, value in given.items() if value is not None),
     )

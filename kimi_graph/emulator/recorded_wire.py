@@ -11,17 +11,27 @@ emulator's Moonshot dialect follows them:
   and a prefix-cache hit both as a top-level `cached_tokens` and in
   `prompt_tokens_details` (older models only top-level); without a hit neither appears;
 - usage sits on the last choice of every stream and again in a trailing `choices: []`
-  chunk when `stream_options.include_usage` is sent (see `render.stream_chunks`).
+  chunk when `stream_options.include_usage` is sent (see `render.stream_chunks`);
+- K2.5 and older models put a `system_fingerprint` (`fpv0_…`) on every stream chunk but
+  the usage-only one; K2.6 and K3 send none.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from typing import Any
 
 from kimi_graph.emulator.brain import ToolCall, Turn
 
-__all__ = ["OPENING_DELTA", "call_id", "opening_deltas", "turn_ids", "usage_fields"]
+__all__ = [
+    "OPENING_DELTA",
+    "call_id",
+    "fingerprint",
+    "opening_deltas",
+    "turn_ids",
+    "usage_fields",
+]
 
 OPENING_DELTA: dict[str, Any] = {"role": "assistant", "content": ""}
 """The first delta of every recorded Moonshot stream, alone in its chunk."""
@@ -76,3 +86,13 @@ def usage_fields(
     if cached_tokens and not legacy:
         fields["prompt_tokens_details"] = {"cached_tokens": cached_tokens}
     return fields
+
+
+_FINGERPRINTED = ("kimi-k2.5", "kimi-k2-", "moonshot-v1")
+
+
+def fingerprint(model: str) -> str | None:
+    """The `system_fingerprint` of `model`'s stream chunks (None: the model sends none)."""
+    if not model.startswith(_FINGERPRINTED):
+        return None
+    return "fpv0_" + hashlib.sha256(model.encode()).hexdigest()[:8]

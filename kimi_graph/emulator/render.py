@@ -330,6 +330,9 @@ def stream_chunks(
         # Moonshot reports usage on the final choice of every stream.
         last["choices"][0]["usage"] = out.usage
     chunks.append(last)
+    mark = recorded_wire.fingerprint(model) if dialect.name == "moonshot" else None
+    for item in chunks if mark else ():
+        item["system_fingerprint"] = mark
     options = body.get("stream_options")
     if isinstance(options, dict) and options.get("include_usage"):
         chunks.append(chunk(out, model, None))

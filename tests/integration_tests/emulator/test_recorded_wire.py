@@ -105,6 +105,34 @@ def test_stream_follows_the_recording(
     assert _shape(without) == _shape(recorded)[:-1]  # no trailer without include_usage
 
 
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [
+        ("moonshot_k25_stream_tool_call_fragmented_args", "kimi-k2.5"),
+        ("moonshot_k3_stream_reasoning_tool_call", "kimi-k3"),
+    ],
+)
+def test_system_fingerprint_follows_the_recording(
+    emulator: Emulator, name: str, model: str
+) -> None:
+    def marks(chunks: list[dict[str, Any]]) -> list[bool]:
+        return ["system_fingerprint" in c for c in chunks]
+
+    recorded = load(name).chunks()
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Weather? [[call get_weather]]"}],
+        "tools": [WEATHER],
+        "stream_options": {"include_usage": True},
+    }
+    chunks = _stream(emulator, body)
+    # On every chunk but the usage-only one (K2.5), or on none (K3).
+    assert (
+        set(marks(chunks[:-1])) == set(marks(recorded[:-1])) and len(set(marks(recorded[:-1]))) == 1
+    )
+    assert marks(chunks[-1:]) == marks(recorded[-1:])
+
+
 def test_tool_call_body_follows_the_recording(emulator: Emulator) -> None:
     recorded = json.loads(load("moonshot_k3_nonstream_tool_call").body)
     body = {

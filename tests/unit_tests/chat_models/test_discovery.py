@@ -112,3 +112,24 @@ def test_switch_defaults_to_moonshot_hosts(monkeypatch: pytest.MonkeyPatch) -> N
     assert discovery_enabled(True, "http://127.0.0.1:8000/v1") is True
     monkeypatch.setenv("KIMI_DISCOVER_CAPABILITIES", "off")
     assert discovery_enabled(None, "https://api.moonshot.ai/v1") is False
+
+
+def test_profile_overrides_only_what_the_server_said() -> None:
+    spec = model_spec("kimi-k3")
+    found = parse_model_list([MOONSHOT_ITEM])
+    profile = capabilities("kimi-k3", spec, found).profile_overrides()
+    assert profile == {
+        "max_input_tokens": 1_048_576,
+        "reasoning_output": True,
+        "image_inputs": True,
+        "image_url_inputs": True,
+        "video_inputs": False,
+        "tool_calling": True,
+        "reasoning_effort_levels": ["low", "high", "max"],
+        "reasoning_effort_default": "max",
+    }
+    assert capabilities("kimi-k3", spec, {}).profile_overrides() == {}
+    plain = parse_model_list([{"id": "kimi-k3", "supports_thinking_type": "no"}])
+    caps = capabilities("kimi-k3", spec, plain)
+    assert caps.profile_overrides() == {"reasoning_output": False}
+    assert (caps.thinking, caps.reasoning_efforts, caps.from_server) == ("never", (), ("thinking",))
