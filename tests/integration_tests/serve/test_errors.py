@@ -193,9 +193,11 @@ def test_disconnect_cancels_the_swarm(emulator: Emulator) -> None:
                     if '"event": "start"' in line:
                         starts += 1
                     if starts == 3:
+                        # A sub-agent's "start" event comes before its request leaves:
+                        # leave only once all three hang on the worker.
+                        wait_for(lambda: len(slow_worker.requests) == 3, "the sub-agents' requests")
                         break  # leaving the block closes the connection
             assert starts == 3
-            wait_for(lambda: len(slow_worker.requests) == 3, "the sub-agents' requests")
             runs = srv.app.state.kimi.runs
             wait_for(lambda: runs.active == 0, "the run to unwind")
             assert runs.cancelled >= 1
