@@ -7,7 +7,7 @@ import logging
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import openai
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -21,7 +21,6 @@ from langchain_core.runnables import (
 from langchain_core.utils import from_env, secret_from_env
 from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
-from typing_extensions import Self
 
 import kimi_graph.chat_models._responses as _responses
 from kimi_graph._transport.endpoint import (

@@ -7,7 +7,7 @@ The graph factories are imported on first use (PEP 562), so the swarm's tool nam
 from __future__ import annotations
 
 import importlib
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     """K2.5's four modes."""
 
     INSTANT = "instant"

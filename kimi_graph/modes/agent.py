@@ -160,7 +160,7 @@ class ToolTimeout:
         """Async wrapper: cancel the call after `timeout`."""
         try:
             return await asyncio.wait_for(execute(request), self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return _timeout_message(request, self.timeout)
 
 
