@@ -9,6 +9,7 @@ from typing import Any
 __all__ = [
     "FIXED_SAMPLING_MODELS",
     "MAX_TOOLS",
+    "TEMPERATURE_ONE_MODELS",
     "ApiError",
     "check_thinking_field",
     "validate_body",
@@ -22,6 +23,10 @@ MAX_TOOLS = 128
 #: Moonshot models whose sampling parameters are fixed (docs/wire.md §1.4).
 FIXED_SAMPLING_MODELS = frozenset(
     {"kimi-k2.5", "kimi-k2.6", "kimi-k2-thinking", "kimi-k2-thinking-turbo"}
+)
+#: Moonshot models that take temperature 1 only (WIRE.md §8.2, two real logs).
+TEMPERATURE_ONE_MODELS = frozenset(
+    {"kimi-k3", "kimi-k3.1", "kimi-k3.1-pro", "kimi-k3.1-pro-highspeed"}
 )
 
 
@@ -141,6 +146,8 @@ def validate_moonshot(body: dict[str, Any], model: str, thinking: bool) -> None:
         _check_fixed(body, "n", 1, "1")
         _check_fixed(body, "presence_penalty", 0.0, "0")
         _check_fixed(body, "frequency_penalty", 0.0, "0")
+    if model in TEMPERATURE_ONE_MODELS:
+        _check_fixed(body, "temperature", 1.0, "1")
     _check_tools(body.get("tools"))
     choice = body.get("tool_choice")
     if thinking and choice == "required":

@@ -234,7 +234,8 @@ class AgentNodes:
         llm = self.source.get(context)
         thinking = context.thinking if context.thinking is not None else self.thinking
         prompt = context.system_prompt or self.system_prompt
-        return llm, with_system(messages, prompt), call_kwargs(llm, thinking), None, context
+        kwargs = call_kwargs(llm, thinking, context.reasoning_effort)
+        return llm, with_system(messages, prompt), kwargs, None, context
 
     def _finish(
         self, state: AgentLoopState, response: AIMessage, context: KimiContext
