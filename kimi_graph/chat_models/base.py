@@ -1,4 +1,4 @@
-"""`ChatKimi`: Kimi K2.5 and the K2 family as a LangChain chat model."""
+"""`ChatKimi`: the Kimi family (K2.5 to K3.1) as a LangChain chat model."""
 
 from __future__ import annotations
 
@@ -112,9 +112,12 @@ class ChatKimi(BaseChatOpenAI):
         ```
 
     Key init args:
-        model: Model id. Defaults to `kimi-k2.5`.
+        model: Model id. Defaults to `KIMI_MODEL`, else `kimi-k2.6` on Moonshot's
+            platform and `kimi-k2.5` on any other server.
         thinking: Thinking (True, default) or instant (False); per call too:
             `llm.invoke(x, thinking=False)` or `llm.bind(thinking=False)`.
+        reasoning_effort: LangChain's standard effort (init or per call): K3 reads
+            `low`/`high`/`max`; a switch model reads `none`/`minimal` as instant.
         backend: `"moonshot" | "vllm" | "sglang" | "llamacpp" | "openrouter" | "openai"`;
             None reads `KIMI_BACKEND`, else detects it from `base_url`.
         base_url: API base. Defaults to `KIMI_BASE_URL`, else Moonshot's.
@@ -141,10 +144,11 @@ class ChatKimi(BaseChatOpenAI):
         llm_with_tools.invoke("Weather in Paris and in Rome?").tool_calls
         ```
 
-    Moonshot fixes sampling for K2.5 (temperature 1.0 thinking / 0.6 instant, top_p
-    0.95) and allows only `tool_choice` `auto`/`none` while thinking: those values are
-    sent by default, and a value the server would reject raises `ValueError` before any
-    request is made.
+    Moonshot fixes sampling for K2.5/K2.6 (temperature 1.0 thinking / 0.6 instant,
+    top_p 0.95) and K3 (temperature 1) and allows only `tool_choice` `auto`/`none` while
+    thinking: those values are sent by default, and a value the server would reject
+    raises `ValueError` before any request is made. Each call is decided once into a
+    `CallPlan` (see `_call_plan`).
     """
 
     model_name: str = Field(default=DEFAULT_MODEL, alias="model")
