@@ -292,7 +292,16 @@ def _decide_thinking(
         return wanted, None
     # The model always reasons, at least on its hosted platform.
     if wanted:
-        return True, effort if effort in spec.reasoning_efforts else None
+        if effort is not None and effort not in spec.reasoning_efforts:
+            notes.append(
+                Note(
+                    "effort_mapped",
+                    f"reasoning_effort={effort!r} means thinking on: {spec.family} always "
+                    "reasons and reads no effort.",
+                )
+            )
+            return True, None
+        return True, effort
     if spec.template_switch and backend.thinking_switch == "template" and not backend.platform:
         return False, None  # self-hosted: its chat template turns thinking off for real
     if spec.reasoning_efforts:

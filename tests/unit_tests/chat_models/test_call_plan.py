@@ -173,6 +173,12 @@ def test_values_the_model_cannot_take(model, backend, settings, kwargs, match) -
     assert model in str(info.value) or "reasoning_effort must" in str(info.value)
 
 
+def test_effort_on_a_model_without_efforts_is_noted() -> None:
+    plan = plan_call(_settings("kimi-k2.7-code"), {"reasoning_effort": "high"})
+    assert (plan.thinking, plan.effort, dict(plan.request_fields)) == (True, None, {})
+    assert "always reasons and reads no effort" in plan.metadata()["kimi_notes"][0]
+
+
 def test_call_options_override_the_instance() -> None:
     settings = _settings("kimi-k3", reasoning_effort="high")
     assert plan_call(settings, {}).effort == "high"
