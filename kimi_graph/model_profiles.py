@@ -26,6 +26,7 @@ unverified, kept as a best guess; WIRE.md §1 and §8 give the links):
   field **[S]** (official quick-start quoted in theopenco/llmgateway PR #3378);
   temperature only 1 (other values: 400 "invalid temperature: only 1 is allowed for
   this model") **[V]** (two real logs); Preserved Thinking always on **[S]**;
+  `tool_choice="required"` accepted while reasoning, a named tool not **[S]**;
   1,048,576 tokens, 131,072 completion tokens by default **[S]**. Self-hosted K3
   (vLLM/SGLang `kimi_k3` parsers) turns thinking off with `chat_template_kwargs`
   **[V]**. Image input of K3/K2.7 Code is **[U]** and not claimed.
@@ -123,6 +124,8 @@ class ModelSpec:
             (`chat_template_kwargs`), even when the hosted model always reasons.
         image_input: It takes image content.
         max_output_tokens: Completion tokens a hosted call gets by default, if known.
+        forced_tool_choice: Forced `tool_choice` values the hosted model takes while
+            thinking (K2.x: none; K3 reportedly `"required"`, never a named tool).
         kimi: A Kimi model (False: another model of the platform, e.g. `moonshot-v1-8k`).
         verified: Whether the facts come from a primary source; False = best guess.
     """
@@ -139,6 +142,7 @@ class ModelSpec:
     template_switch: bool = False
     image_input: bool = False
     max_output_tokens: int | None = None
+    forced_tool_choice: tuple[str, ...] = ()
     kimi: bool = True
     verified: bool = True
 
@@ -162,6 +166,7 @@ _K3 = ModelSpec(
     reasoning_efforts=("low", "high", "max"),
     default_effort="max",
     template_switch=True,
+    forced_tool_choice=("required",),
     max_output_tokens=131_072,
     verified=False,
 )
@@ -175,6 +180,7 @@ _K31 = ModelSpec(
     reasoning_efforts=("low", "high", "max"),
     default_effort="max",
     template_switch=True,
+    forced_tool_choice=("required",),
     verified=False,
 )
 _NOT_KIMI = ModelSpec(

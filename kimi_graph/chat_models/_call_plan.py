@@ -222,11 +222,12 @@ def plan_call(settings: CallSettings, kwargs: Mapping[str, Any]) -> CallPlan:
         tool_choice, structured = response_tool, response_tool
     structured_tool = None
     if thinking and backend.thinking_tool_choice_auto_only:
+        taken = forced_choice(tool_choice) in spec.forced_tool_choice
         thinking, reason = thinking_for_call(
             thinking,
             model=settings.model,
             can_switch=spec.thinking == "switch",
-            tool_choice=tool_choice,
+            tool_choice=None if taken else tool_choice,
             tools=_given(kwargs, settings, "tools"),
             structured_tool=structured,
             forced_policy=settings.forced_tool_choice,

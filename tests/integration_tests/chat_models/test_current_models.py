@@ -289,3 +289,37 @@ def test_json_schema_response_format_on_moonshot(kimi, emulator, thinking, run) 
     assert record.thinking is thinking
     assert not answer.tool_calls
     assert Person.model_validate(json.loads(answer.text)) == Person(name="Ada", age=36)
+
+
+def test_k3_takes_required_tool_choice_while_reasoning(kimi, emulator) -> None:
+    """create_agent's tool strategy forces "any": K3 keeps reasoning, K2.6 turns it off."""
+    mark = len(emulator.requests)
+    k3 = kimi("moonshot", model="kimi-k3").bind_tools([get_weather], tool_choice="any")
+    ai = k3.invoke('Use get_weather for "Lima".')
+    assert [c["name"] for c in ai.tool_calls] == ["get_weather"]
+    with pytest.warns(UserWarning, match="thinking is off"):
+        kimi("moonshot").bind_tools([get_weather], tool_choice="any").invoke("Weather in Lima?")
+    with pytest.raises(ValueError, match="kimi-k3 cannot turn thinking off"):
+        kimi("moonshot", model="kimi-k3").bind_tools(
+            [get_weather], tool_choice="get_weather"
+        ).invoke("hi")
+    k3_record, k26_record = requests_since(emulator, mark)
+    assert k3_record.status == 200 and k3_record.body["tool_choice"] == "required"
+    assert k3_record.thinking and "thinking" not in k3_record.body
+    assert k26_record.body["thinking"] == {"type": "disabled"} and not k26_record.thinking
+
+
+@pytest.mark.parametrize("model", ["kimi-k3", "kimi-k2.6"])
+def test_create_agent_structured_response_follows_the_profile(kimi, emulator, model) -> None:
+    """No JSON-schema mode in the profile: create_agent asks for the schema as a tool."""
+    from langchain.agents import create_agent
+
+    agent = create_agent(kimi("moonshot", model=model), tools=[], response_format=Person)
+    mark = len(emulator.requests)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # K2.6: thinking off for the forced tool call
+        out = agent.invoke({"messages": [("user", 'Extract the person: "Ada" is 36 years old.')]})
+    assert out["structured_response"] == Person(name="Ada", age=36)
+    records = requests_since(emulator, mark)
+    assert records and all(r.status == 200 and "response_format" not in r.body for r in records)
+    assert records[0].body["tool_choice"] == "required"
