@@ -9,6 +9,7 @@ from typing import Any
 __all__ = [
     "FIXED_SAMPLING_MODELS",
     "MAX_TOOLS",
+    "K3_MODELS",
     "ApiError",
     "check_thinking_field",
     "validate_body",
@@ -23,6 +24,9 @@ MAX_TOOLS = 128
 FIXED_SAMPLING_MODELS = frozenset(
     {"kimi-k2.5", "kimi-k2.6", "kimi-k2-thinking", "kimi-k2-thinking-turbo"}
 )
+#: K3 and K3.1 on Moonshot: temperature 1 only (WIRE.md §8.2, two real logs), and
+#: `tool_choice="required"` taken while reasoning (§8.2, [S]).
+K3_MODELS = frozenset({"kimi-k3", "kimi-k3.1", "kimi-k3.1-pro", "kimi-k3.1-pro-highspeed"})
 
 
 class ApiError(Exception):
@@ -141,9 +145,11 @@ def validate_moonshot(body: dict[str, Any], model: str, thinking: bool) -> None:
         _check_fixed(body, "n", 1, "1")
         _check_fixed(body, "presence_penalty", 0.0, "0")
         _check_fixed(body, "frequency_penalty", 0.0, "0")
+    if model in K3_MODELS:
+        _check_fixed(body, "temperature", 1.0, "1")
     _check_tools(body.get("tools"))
     choice = body.get("tool_choice")
-    if thinking and choice == "required":
+    if thinking and choice == "required" and model not in K3_MODELS:
         raise ApiError(400, "tool_choice 'required' is incompatible with thinking enabled")
     if thinking and isinstance(choice, dict):
         raise ApiError(400, "tool_choice 'specified' is incompatible with thinking enabled")

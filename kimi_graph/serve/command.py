@@ -39,7 +39,9 @@ def add_serve_command(commands: Any) -> None:
         "--backend", help="upstream dialect: moonshot, vllm, sglang, ... (default: detect)"
     )
     serve.add_argument(
-        "--model", default="kimi-k2.5", help="upstream model id (default: kimi-k2.5)"
+        "--model",
+        help="upstream model id (default: KIMI_MODEL, else kimi-k2.6 on Moonshot's API and "
+        "kimi-k2.5 on other servers)",
     )
     serve.add_argument(
         "--worker-url",

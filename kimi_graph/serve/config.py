@@ -41,7 +41,8 @@ class ServeConfig:
         upstream_api_key: Key for the upstream servers; None = `MOONSHOT_API_KEY` /
             `KIMI_API_KEY`.
         backend: The upstream dialect (`ChatKimi(backend=...)`); None = detect.
-        model: The upstream model id.
+        model: The upstream model id; None = ChatKimi's default (`KIMI_MODEL`, else
+            `kimi-k2.6` on Moonshot's platform and `kimi-k2.5` on other servers).
         worker_base_urls: The swarm's worker pool (one base URL per server); empty = the
             dispatcher runs the sub-agents too.
         worker_backend: Dialect of the workers; None = `backend`.
@@ -60,7 +61,7 @@ class ServeConfig:
     base_url: str | None = None
     upstream_api_key: SecretStr | str | None = None
     backend: str | None = None
-    model: str = "kimi-k2.5"
+    model: str | None = None
     worker_base_urls: Sequence[str] = ()
     worker_backend: str | None = None
     tools: Sequence[Any] | None = None

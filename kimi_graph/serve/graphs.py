@@ -50,10 +50,11 @@ class Models:
     def __init__(self, config: ServeConfig) -> None:
         key = config.upstream_api_key
         common: dict[str, Any] = {
-            "model": config.model,
             "max_retries": config.max_retries,
             "rate_limit_max_wait": config.rate_limit_max_wait,
         }
+        if config.model:
+            common["model"] = config.model
         if key is not None:
             common["api_key"] = key
         if config.base_url:

@@ -117,7 +117,7 @@ class Orchestrator(_ModelStep):
         return (
             llm,
             [SystemMessage(prompt), *messages],
-            call_kwargs(llm, settings.thinking),
+            call_kwargs(llm, settings.thinking, context.reasoning_effort),
             settings,
         )
 
@@ -150,7 +150,8 @@ class Synthesis(_ModelStep):
         context = current_context()
         settings = self.settings.for_run(context)
         llm = self.source.get(context)
-        return llm, synthesis_input(state), call_kwargs(llm, settings.thinking), settings
+        kwargs = call_kwargs(llm, settings.thinking, context.reasoning_effort)
+        return llm, synthesis_input(state), kwargs, settings
 
     def _answered(
         self, state: SwarmState, response: AIMessage, settings: SwarmSettings
