@@ -31,6 +31,7 @@ from starlette.routing import Route
 from kimi_graph.serve.client_tools import parse_client_tools
 from kimi_graph.serve.client_tools import refuse_for_mode as refuse_tools
 from kimi_graph.serve.config import SERVED_MODELS, THREAD_HEADER, ServeConfig
+from kimi_graph.serve.cut_runs import repair_thread
 from kimi_graph.serve.errors import ApiError
 from kimi_graph.serve.graphs import ANSWER_NODES, GraphCache, Models
 from kimi_graph.serve.guard import RequestGuard
@@ -238,6 +239,10 @@ async def completions_route(request: Request) -> Response:
     lock = state.threads.lock(thread_id) if thread_id else contextlib.nullcontext()
     include_usage = body.include_usage or state.config.always_include_usage
 
+    async def repair() -> None:
+        if thread_id:
+            await repair_thread(graph, config)
+
     def remember(final: AIMessage | None) -> None:
         if tools is not None:
             state.reasoning.remember(caller, messages, final)
@@ -264,6 +269,7 @@ async def completions_route(request: Request) -> Response:
             tracker=state.runs,
             headers=headers,
             lock=lock,
+            on_cut=repair,
         )
     async with lock:
         try:
@@ -273,6 +279,7 @@ async def completions_route(request: Request) -> Response:
                 timeout=state.config.timeout,
                 endpoint=endpoint,
                 tracker=state.runs,
+                on_cut=repair,
             )
         except ClientGone:
             return Response(status_code=499)  # nobody reads it; closes the exchange

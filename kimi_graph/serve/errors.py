@@ -26,7 +26,11 @@ from starlette.responses import JSONResponse
 
 from kimi_graph._transport.endpoint import MalformedResponseError
 
+NO_CHUNKS = frozenset({"No generation chunks were returned", "No generations found in stream."})
+"""langchain-core's errors for a stream that produced nothing (`stream`, `agenerate`)."""
+
 __all__ = [
+    "NO_CHUNKS",
     "ApiError",
     "TYPE_OF_STATUS",
     "from_exception",
@@ -139,6 +143,15 @@ def from_exception(err: BaseException, endpoint: str) -> ApiError:
         return ApiError(
             502,
             f"{endpoint}: the upstream model server answered 200 with an unusable body: {detail}",
+            "upstream_error",
+        )
+    if isinstance(err, ValueError) and str(err) in NO_CHUNKS:
+        # langchain-core's words for a streamed call whose 200 was not an event
+        # stream (a JSON error body, an HTML page): the upstream's fault.
+        return ApiError(
+            502,
+            f"{endpoint}: the upstream model server answered a stream with no chunks "
+            "(a 200 that is not an event stream)",
             "upstream_error",
         )
     if isinstance(err, openai.APITimeoutError):

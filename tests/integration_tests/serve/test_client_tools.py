@@ -1,4 +1,4 @@
-"""The client's own tools on kimi-instant / kimi-thinking (issue 17.1), refused on agent/swarm (17.2)."""
+"""The client's own tools on kimi-instant/thinking (issue 17.1), refused on agent/swarm (17.2)."""
 
 from __future__ import annotations
 
@@ -50,8 +50,7 @@ def _follow_up(reply: Any, *, keep_reasoning: bool) -> list[dict[str, Any]]:
     if keep_reasoning:
         turn["reasoning_content"] = message.model_extra["reasoning_content"]
     results = [
-        {"role": "tool", "tool_call_id": c.id, "content": "18 C, sunny"}
-        for c in message.tool_calls
+        {"role": "tool", "tool_call_id": c.id, "content": "18 C, sunny"} for c in message.tool_calls
     ]
     return [{"role": "user", "content": ASK}, turn, *results]
 
@@ -94,9 +93,7 @@ def test_reasoning_the_client_dropped_goes_back_upstream(
     assert record.history_reasoning == [produced]
 
 
-def test_reasoning_is_not_given_to_another_caller(
-    server: ServerThread, emulator: Emulator
-) -> None:
+def test_reasoning_is_not_given_to_another_caller(server: ServerThread, emulator: Emulator) -> None:
     """The same conversation from another key gets nothing it did not send."""
     first = _client(server, "owner").chat.completions.create(
         model="kimi-thinking", messages=[{"role": "user", "content": ASK}], tools=[WEATHER]
@@ -122,9 +119,7 @@ def test_the_clients_own_reasoning_wins(server: ServerThread, emulator: Emulator
     assert emulator.requests[mark].history_reasoning == ["EDITED BY THE CLIENT"]
 
 
-def test_streamed_tool_calls_are_tool_call_deltas(
-    server: ServerThread, emulator: Emulator
-) -> None:
+def test_streamed_tool_calls_are_tool_call_deltas(server: ServerThread, emulator: Emulator) -> None:
     client = _client(server, "streaming-client")
     ask = 'Two. [[call get_weather {"city": "Paris"}]] [[call get_weather {"city": "Rome"}]]'
     chunks = list(

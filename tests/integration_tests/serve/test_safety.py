@@ -1,4 +1,4 @@
-"""`serve` safe by default (issue 16.4): JSON only, Host checked, keys, bounded runs and connections."""
+"""`serve` safe by default (issue 16.4): JSON only, Host checked, keys, bounded runs/connections."""
 
 from __future__ import annotations
 
@@ -128,7 +128,10 @@ def test_threads_are_one_trust_domain_per_key(emulator: Emulator, tmp_path: Path
 def test_runs_beyond_the_limit_are_503(emulator: Emulator) -> None:
     with served(emulator, max_runs=1) as srv:
         url = f"{srv.base_url}/chat/completions"
-        hang = {"model": "kimi-instant", "messages": [{"role": "user", "content": "[[fault hang 5]]"}]}
+        hang = {
+            "model": "kimi-instant",
+            "messages": [{"role": "user", "content": "[[fault hang 5]]"}],
+        }
         with httpx.Client(timeout=30) as first:
             import threading
 
@@ -142,7 +145,9 @@ def test_runs_beyond_the_limit_are_503(emulator: Emulator) -> None:
             assert busy.headers["retry-after"] == "1"
             holder.join(30)
         wait_for(lambda: srv.app.state.kimi.runs.active == 0, "the run to end")
-        assert httpx.post(url, json={**hang, "messages": [{"role": "user", "content": "hi"}]}).is_success
+        assert httpx.post(
+            url, json={**hang, "messages": [{"role": "user", "content": "hi"}]}
+        ).is_success
 
 
 def _connect(url: str) -> socket.socket:
@@ -179,7 +184,7 @@ def test_slow_and_half_sent_requests_are_dropped_in_bounded_time(emulator: Emula
             sock = _connect(srv.url)
             sock.sendall(
                 b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"model\""
+                b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model"'
             )
             slow_bodies.append(sock)
         # An idle connection that never sends a byte is dropped too.

@@ -67,7 +67,11 @@ def test_no_reasoning_tokens_field_when_the_upstream_reports_none(emulator: Emul
 
 
 def test_always_include_usage_ends_every_stream_with_usage(emulator: Emulator) -> None:
-    body = {"model": "kimi-instant", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    body = {
+        "model": "kimi-instant",
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+    }
     for always, has_usage in ((False, False), (True, True)):
         with served(emulator, always_include_usage=always) as srv:
             client = OpenAI(base_url=srv.base_url, api_key="x", max_retries=0)
