@@ -280,3 +280,19 @@ def test_request_tools_on_agent_and_swarm_are_refused_naming_the_mode(
         assert info.value.code == "tools_not_supported"
         assert model in info.value.message and "run on the server" in info.value.message
     assert emulator.requests[mark:] == []
+
+
+def test_a_streamed_forced_tool_choice_says_thinking_was_off(server: ServerThread) -> None:
+    chunks = list(
+        _client(server).chat.completions.create(
+            model="kimi-thinking",
+            messages=[{"role": "user", "content": "Weather in Oslo?"}],
+            tools=[WEATHER],
+            tool_choice="required",
+            stream=True,
+        )
+    )
+    note = chunks[0].model_extra["kimi_graph"]
+    assert note["thinking"] is False and "tool_choice=required" in note["note"]
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+    assert not any((c.choices[0].delta.model_extra or {}).get("reasoning_content") for c in chunks)
