@@ -207,12 +207,6 @@ async def completions_route(request: Request) -> Response:
         raise refuse_tools(body.model)
     if json_format is not None and mode in ("agent", "swarm"):
         raise refuse_json(body.model)
-    if tools is not None and json_format is not None:
-        msg = (
-            f"{COMPLETIONS}: `tools` with a JSON `response_format` is not supported on "
-            f"{body.model}: send one or the other"
-        )
-        raise ApiError(400, msg, "unsupported_value", param="response_format")
     endpoint = f"{COMPLETIONS} ({body.model})"
     thread_id = _thread_id(request, body)
     messages = to_langchain(body.messages)

@@ -163,7 +163,12 @@ class GraphCache:
                 return graph
         model: Any = self.models.answering(mode, params)
         served = f"kimi-{mode}"
-        if tools is not None:
+        if tools is not None and json_format is not None:
+            thinking_set = model.model_copy(update={"thinking": THINKING_OF_MODE[mode]})
+            model = json_format.answering_with_tools(
+                thinking_set, tools, thinking=THINKING_OF_MODE[mode], served=served
+            )
+        elif tools is not None:
             model = tools.bind(model, thinking=THINKING_OF_MODE[mode], served=served)
         elif json_format is not None:
             thinking_set = model.model_copy(update={"thinking": THINKING_OF_MODE[mode]})

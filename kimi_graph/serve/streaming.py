@@ -185,10 +185,8 @@ class StreamTranslator:
             self._reasoning_id = chunk.id
             self.reasoning += reasoning
             out.append(self._chunk({"reasoning_content": reasoning}))
-        if self.json_mode:
-            return out  # the JSON answer is made from the whole call, sent by `finish`
         text = message_text(chunk)
-        if text:
+        if text and not self.json_mode:  # JSON is made from the whole call: `finish` sends it
             self.content += text
             out.append(self._chunk({"content": text}))
         if self.client_tools and chunk.tool_call_chunks:

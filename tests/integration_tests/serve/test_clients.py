@@ -225,3 +225,32 @@ def test_vercel_ai_sdk_tools_json_stream_and_usage(
     assert stream["text"] == "14" and stream["reasoning"].startswith("The user asks")
     usage = stream["usage"]
     assert usage["outputTokens"] > 0 and usage["reasoningTokens"] > 0
+
+
+async def test_openai_agents_sdk_agent_with_tools_and_an_output_type(
+    agents: Any, emulator: Emulator
+) -> None:
+    """Tools and `output_type` together: the SDK sends `tools` and a JSON schema at once."""
+    from openai import AsyncOpenAI
+    from pydantic import BaseModel
+
+    class Report(BaseModel):
+        city: str
+        summary: str
+
+    @agents.function_tool
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return f"18 C in {city}"
+
+    with served(emulator, "vllm") as srv:
+        client = AsyncOpenAI(base_url=srv.base_url, api_key="agents-key", max_retries=0)
+        model = agents.OpenAIChatCompletionsModel(model="kimi-thinking", openai_client=client)
+        agent = agents.Agent(name="r", tools=[get_weather], output_type=Report, model=model)
+        mark = len(emulator.requests)
+        result = await agents.Runner.run(agent, ASK)
+        await client.close()
+    assert isinstance(result.final_output, Report)
+    first, second = emulator.requests[mark:]
+    assert first.body["tools"] and first.body["response_format"]["type"] == "json_schema"
+    assert second.status == 200

@@ -155,3 +155,81 @@ def test_text_format_is_plain_text(emulator: Emulator) -> None:
             response_format={"type": "text"},
         )
         assert reply.choices[0].message.content == "14"
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+ASK_WEATHER = 'Weather in Paris? [[call get_weather {"city": "Paris"}]]'
+
+
+def test_tools_and_json_together_answer_calls_then_json(
+    server: ServerThread, emulator: Emulator
+) -> None:
+    """The Agents SDK sends both for an agent with tools and an output_type."""
+    client = _client(server)
+    first = client.chat.completions.create(
+        model="kimi-thinking",
+        messages=[{"role": "user", "content": ASK_WEATHER}],
+        tools=[WEATHER],  # type: ignore[list-item]
+        response_format=PERSON,  # type: ignore[arg-type]
+    )
+    assert first.choices[0].finish_reason == "tool_calls"
+    call = first.choices[0].message.tool_calls[0]
+    mark = len(emulator.requests)
+    second = client.chat.completions.create(
+        model="kimi-thinking",
+        messages=[
+            {"role": "user", "content": ASK_WEATHER},
+            first.choices[0].message.model_dump(exclude_none=True),  # type: ignore[list-item]
+            {"role": "tool", "tool_call_id": call.id, "content": "18 C"},
+        ],
+        tools=[WEATHER],  # type: ignore[list-item]
+        response_format=PERSON,  # type: ignore[arg-type]
+    )
+    assert second.choices[0].finish_reason == "stop"
+    value = json.loads(second.choices[0].message.content or "")
+    (record,) = emulator.requests[mark:]
+    assert record.status == 200
+    if server.dialect == "vllm":  # type: ignore[attr-defined]
+        assert record.body["response_format"]["type"] == "json_schema"
+        assert set(value) >= {"name", "age"}
+    else:  # json_object, and the schema told in a system message
+        assert record.body["response_format"] == {"type": "json_object"}
+        hints = [m["content"] for m in record.body["messages"] if m["role"] == "system"]
+        assert any('"age"' in h and "JSON schema" in h for h in hints)
+        assert isinstance(value, dict)
+
+
+def test_tools_and_json_stream_calls_as_deltas_and_json_at_the_end(
+    server: ServerThread,
+) -> None:
+    chunks = list(
+        _client(server).chat.completions.create(
+            model="kimi-instant",
+            messages=[{"role": "user", "content": "What is 2+3*4?"}],
+            tools=[WEATHER],  # type: ignore[list-item]
+            response_format={"type": "json_object"},
+            stream=True,
+        )
+    )
+    contents = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
+    assert len(contents) == 1 and isinstance(json.loads(contents[0]), dict)
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+def test_tools_and_json_with_prose_is_a_502() -> None:
+    with CannedUpstream(completion("Sure, here you go.")) as upstream:
+        with served_on(upstream.base_url) as srv:
+            with pytest.raises(openai.InternalServerError) as info:
+                _client(srv).chat.completions.create(
+                    model="kimi-instant",
+                    messages=QUESTION,  # type: ignore[arg-type]
+                    tools=[WEATHER],  # type: ignore[list-item]
+                    response_format=PERSON,  # type: ignore[arg-type]
+                )
+            assert info.value.status_code == 502 and "JSON object" in info.value.message
