@@ -40,14 +40,20 @@ def _shape(message: AnyMessage) -> list[object]:
     return [message.type, message.text.strip(), calls, tool_call_id]
 
 
+def _digest(previous: str, value: object) -> str:
+    data = json.dumps([previous, value], sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def conversation_key(scope: str, before: Sequence[AnyMessage], turn: AIMessage) -> str:
     """The key of `turn` answering the conversation `before`, for the caller `scope`.
 
     Reasoning is left out of the key: the client may have dropped it anywhere.
     """
-    shapes = [_shape(m) for m in before] + [_shape(turn)]
-    data = json.dumps([scope, shapes], sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()
+    prefix = _digest("", scope)
+    for message in before:
+        prefix = _digest(prefix, _shape(message))
+    return _digest(prefix, _shape(turn))
 
 
 class ReasoningMemory:
@@ -86,14 +92,16 @@ class ReasoningMemory:
             How many turns got their reasoning back.
         """
         restored = 0
-        for index, message in enumerate(messages):
+        prefix = _digest("", scope)  # the digest of the messages so far (one pass)
+        for message in messages:
+            before, prefix = prefix, _digest(prefix, _shape(message))
             if not isinstance(message, AIMessage) or not (
                 message.tool_calls or message.invalid_tool_calls
             ):
                 continue
             if message.additional_kwargs.get("reasoning_content"):
                 continue
-            key = conversation_key(scope, messages[:index], message)
+            key = _digest(before, _shape(message))
             with self._lock:
                 reasoning = self._entries.get(key)
                 if reasoning is not None:
