@@ -31,6 +31,7 @@ from kimi_graph._transport.endpoint import (
     require_messages,
     url_secrets,
 )
+from kimi_graph._transport.openai_compat import as_raw_body
 from kimi_graph._transport.pools import pool_for_running_loop, sync_client
 from kimi_graph._transport.ratelimit import RateLimitSettings
 from kimi_graph._transport.urls import check_base_url, is_moonshot_host, redact_url
@@ -360,16 +361,7 @@ class ChatKimi(BaseChatOpenAI):
                 model=self.model_name,
                 context_tokens=spec.context_tokens,
             )
-        # The messages travel in extra_body, which the OpenAI SDK merges into the
-        # JSON body as is: its per-message type transform costs ~0.4 ms a message,
-        # O(n^2) over a long tool loop or a swarm's synthesis, and LangChain's
-        # message dicts are already wire-ready.
-        payload["extra_body"] = {
-            **(payload.get("extra_body") or {}),
-            "messages": payload["messages"],
-        }
-        payload["messages"] = []
-        return payload
+        return as_raw_body(payload)
 
     def wire_body(self, input_: LanguageModelInput, **kwargs: Any) -> dict[str, Any]:
         """Return the JSON body ChatKimi would send for `input_` (sends nothing).
@@ -386,6 +378,12 @@ class ChatKimi(BaseChatOpenAI):
         return {**payload, **extra}
 
     # ------------------------------------------------------------------ responses
+
+    def _dict_for_compat(self) -> dict[str, Any]:
+        # langchain-core calls this twice per model call to read `dict()` under a
+        # deprecation-warning filter, for subclasses that still override `dict()`.
+        # ChatKimi does not, so it skips the filter (the hot path of a big swarm).
+        return self.asdict()
 
     def _create_chat_result(
         self,

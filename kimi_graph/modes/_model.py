@@ -18,12 +18,13 @@ from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
 
 from kimi_graph._transport.urls import is_moonshot_host
 from kimi_graph.chat_models import DEFAULT_BASE_URL, ChatKimi
 from kimi_graph.chat_models._env import model_from_env
 from kimi_graph.context import KimiContext, current_context
+from kimi_graph.modes._node import dual_node
 from kimi_graph.modes._repair import answer_dangling_calls
 from kimi_graph.state import ConversationState
 
@@ -206,4 +207,4 @@ def make_model_node(
         llm, messages, kwargs = request(state)
         return {"messages": [await llm.ainvoke(messages, config, **kwargs)]}
 
-    return RunnableLambda(call, afunc=acall, name=name)
+    return dual_node(call, acall, name=name)

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -30,6 +30,7 @@ from langgraph.types import Checkpointer, Command
 from kimi_graph._turns import after_last_user
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, with_system
+from kimi_graph.modes._node import dual_node
 from kimi_graph.modes._tool_results import ContextStrategy, keep_latest_tool_results
 from kimi_graph.state import AgentLoopState, ConversationState, InputState
 
@@ -348,14 +349,10 @@ def create_agent_graph(
         input_schema=InputState,
         output_schema=ConversationState,
     )
-    builder.add_node(
-        "agent", RunnableLambda(nodes.call_model, afunc=nodes.acall_model, name="agent")
-    )
+    builder.add_node("agent", dual_node(nodes.call_model, nodes.acall_model, name="agent"))
     builder.add_edge(START, "agent")
     if nodes.tool_node is not None:
-        builder.add_node(
-            "tools", RunnableLambda(nodes.run_tools, afunc=nodes.arun_tools, name="tools")
-        )
+        builder.add_node("tools", dual_node(nodes.run_tools, nodes.arun_tools, name="tools"))
         builder.add_conditional_edges("agent", route_after_model, ["tools", END])
         builder.add_edge("tools", "agent")
     else:
