@@ -160,6 +160,7 @@ def validate_moonshot(body: dict[str, Any], model: str, thinking: bool) -> None:
             f"invalid response_format type {fmt.get('type')!r}: "
             "only 'text' and 'json_object' are supported",
         )
+    _check_answered_calls(body["messages"])
     if thinking:
         for i, msg in enumerate(body["messages"]):
             if (
@@ -172,6 +173,32 @@ def validate_moonshot(body: dict[str, Any], model: str, thinking: bool) -> None:
                     "thinking is enabled but reasoning_content is missing in assistant "
                     f"tool call message at index {i}",
                 )
+
+
+def _check_answered_calls(messages: list[dict[str, Any]]) -> None:
+    """Every tool call of an assistant turn is answered before the conversation goes on.
+
+    A turn whose calls end the conversation is left alone (its results may follow).
+    """
+    for i, msg in enumerate(messages):
+        calls = msg.get("tool_calls") if msg.get("role") == "assistant" else None
+        if not isinstance(calls, list) or not calls:
+            continue
+        j = i + 1
+        answered = set()
+        while j < len(messages) and messages[j].get("role") == "tool":
+            answered.add(messages[j].get("tool_call_id"))
+            j += 1
+        if j == len(messages):
+            continue
+        missing = [c.get("id") for c in calls if isinstance(c, dict)]
+        missing = [c for c in missing if c not in answered]
+        if missing:
+            raise ApiError(
+                400,
+                f"an assistant message with 'tool_calls' must be followed by tool messages "
+                f"responding to each 'tool_call_id'; not answered: {', '.join(map(str, missing))}",
+            )
 
 
 def _check_tools(tools: Any) -> None:

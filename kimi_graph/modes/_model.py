@@ -25,6 +25,7 @@ from kimi_graph.chat_models import DEFAULT_BASE_URL, ChatKimi
 from kimi_graph.chat_models._env import model_from_env
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes._node import dual_node
+from kimi_graph.modes._repair import answer_dangling_calls
 from kimi_graph.state import ConversationState
 
 ModelLike = BaseChatModel | Runnable[LanguageModelInput, Any]
@@ -169,8 +170,11 @@ def _env_key_may_go_to(base_url: str | None) -> bool:
 
 
 def with_system(messages: Sequence[AnyMessage], system_prompt: str | None) -> list[AnyMessage]:
-    """Prepend the system prompt unless the conversation already starts with one."""
-    out = list(messages)
+    """Prepend the system prompt unless the conversation already starts with one.
+
+    Tool calls a cut run left unanswered get an "interrupted" answer (`_repair`).
+    """
+    out = answer_dangling_calls(messages)
     if system_prompt and not (out and isinstance(out[0], SystemMessage)):
         out.insert(0, SystemMessage(system_prompt))
     return out

@@ -94,7 +94,8 @@ def test_body_over_the_limit_is_413(emulator: Emulator) -> None:
         def chunked():  # no content-length: counted while reading
             yield json.dumps({"model": "kimi-instant", "messages": big}).encode()
 
-        response = httpx.post(url, content=chunked())
+        json_type = {"content-type": "application/json"}
+        response = httpx.post(url, content=chunked(), headers=json_type)
         assert response.status_code == 413
         ok = httpx.post(url, json={"model": "kimi-instant", "messages": USER})
         assert ok.status_code == 200
