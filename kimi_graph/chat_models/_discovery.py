@@ -99,7 +99,7 @@ class Capabilities:
         context_tokens: Context length in tokens.
         reasoning_efforts: Values of `reasoning_effort` it takes (empty: none).
         default_effort: The effort the server applies when none is sent, if known.
-        image_input: Takes image input (None: unknown).
+        image_input: Takes image input.
         video_input: Takes video input (None: unknown).
         tool_use: Takes tools (None: unknown).
         source: `"server"` when the model list named the model, else `"table"`.
@@ -112,7 +112,7 @@ class Capabilities:
     context_tokens: int
     reasoning_efforts: tuple[str, ...]
     default_effort: str | None
-    image_input: bool | None
+    image_input: bool
     video_input: bool | None
     tool_use: bool | None
     source: Literal["server", "table"]
@@ -135,7 +135,7 @@ class Capabilities:
             profile["max_input_tokens"] = self.context_tokens
         if "thinking" in said:
             profile["reasoning_output"] = self.thinking != "never"
-        if self.image_input is not None:
+        if "image_input" in said:
             profile["image_inputs"] = profile["image_url_inputs"] = self.image_input
         if self.video_input is not None:
             profile["video_inputs"] = self.video_input
@@ -143,7 +143,7 @@ class Capabilities:
             profile["tool_calling"] = self.tool_use
         if "reasoning_efforts" in said and self.reasoning_efforts:
             profile["reasoning_effort_levels"] = list(self.reasoning_efforts)
-        if self.default_effort is not None:
+        if "default_effort" in said and self.default_effort is not None:
             profile["reasoning_effort_default"] = self.default_effort
         return profile
 
@@ -311,8 +311,12 @@ def effective_spec(spec: ModelSpec, found: Discovered | None) -> ModelSpec:
         changes["thinking"] = _THINKING[found.thinking_type]
     if found.efforts is not None:
         changes["reasoning_efforts"] = found.efforts
+        changes["default_effort"] = found.default_effort
     elif found.thinking_type == "no":
         changes["reasoning_efforts"] = ()
+        changes["default_effort"] = None
+    if found.image_input is not None:
+        changes["image_input"] = found.image_input
     return dataclasses.replace(spec, **changes)
 
 
@@ -341,7 +345,13 @@ def capabilities(
     merged = effective_spec(spec, found)
     overridden = tuple(
         name
-        for name in ("thinking", "context_tokens", "reasoning_efforts")
+        for name in (
+            "thinking",
+            "context_tokens",
+            "reasoning_efforts",
+            "default_effort",
+            "image_input",
+        )
         if getattr(merged, name) != getattr(spec, name)
     )
     given = {
@@ -358,8 +368,8 @@ def capabilities(
         thinking=merged.thinking,
         context_tokens=merged.context_tokens,
         reasoning_efforts=merged.reasoning_efforts,
-        default_effort=found.default_effort if found else None,
-        image_input=found.image_input if found else None,
+        default_effort=merged.default_effort,
+        image_input=merged.image_input,
         video_input=found.video_input if found else None,
         tool_use=found.tool_use if found else None,
         source="server" if found else "table",

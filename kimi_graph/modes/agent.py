@@ -161,7 +161,7 @@ class ToolTimeout:
         """Async wrapper: cancel the call after `timeout`."""
         try:
             return await asyncio.wait_for(execute(request), self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return _timeout_message(request, self.timeout)
 
 
@@ -235,7 +235,8 @@ class AgentNodes:
         llm = self.source.get(context)
         thinking = context.thinking if context.thinking is not None else self.thinking
         prompt = context.system_prompt or self.system_prompt
-        return llm, with_system(messages, prompt), call_kwargs(llm, thinking), None, context
+        kwargs = call_kwargs(llm, thinking, context.reasoning_effort)
+        return llm, with_system(messages, prompt), kwargs, None, context
 
     def _finish(
         self, state: AgentLoopState, response: AIMessage, context: KimiContext

@@ -19,6 +19,7 @@ from kimi_graph._transport.urls import redact_url
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, find_kimi
 from kimi_graph.modes._node import dual_node
+from kimi_graph.modes._repair import answer_dangling_calls
 from kimi_graph.modes.agent import DEFAULT_MAX_STEPS, DEFAULT_TOOL_TIMEOUT, create_agent_graph
 from kimi_graph.modes.swarm import _prompts as prompts
 from kimi_graph.modes.swarm._plan import ASSIGN_TASK_TOOL, continues_request, plan_round
@@ -112,12 +113,14 @@ class Orchestrator(_ModelStep):
         prompt = settings.system_prompt or prompts.ORCHESTRATOR_PROMPT.format(
             max_subagents=settings.max_subagents, rounds_note=rounds_note
         )
-        messages = [m for m in state["messages"] if not isinstance(m, SystemMessage)]
+        messages = answer_dangling_calls(
+            [m for m in state["messages"] if not isinstance(m, SystemMessage)]
+        )
         llm = self.source.get(context)
         return (
             llm,
             [SystemMessage(prompt), *messages],
-            call_kwargs(llm, settings.thinking),
+            call_kwargs(llm, settings.thinking, context.reasoning_effort),
             settings,
         )
 
@@ -150,7 +153,8 @@ class Synthesis(_ModelStep):
         context = current_context()
         settings = self.settings.for_run(context)
         llm = self.source.get(context)
-        return llm, synthesis_input(state), call_kwargs(llm, settings.thinking), settings
+        kwargs = call_kwargs(llm, settings.thinking, context.reasoning_effort)
+        return llm, answer_dangling_calls(synthesis_input(state)), kwargs, settings
 
     def _answered(
         self, state: SwarmState, response: AIMessage, settings: SwarmSettings
