@@ -220,7 +220,7 @@ class ChatKimi(BaseChatOpenAI):
 
     _backend: Backend = PrivateAttr()
     _discovery_on: bool = PrivateAttr(default=False)
-    _profile_given: bool = PrivateAttr(default=False)
+    _profile_read: bool = PrivateAttr(default=False)
     _warned: set[str] = PrivateAttr(default_factory=set)
     _async_loop: weakref.ref[asyncio.AbstractEventLoop] | None = PrivateAttr(default=None)
 
@@ -268,7 +268,6 @@ class ChatKimi(BaseChatOpenAI):
         self._discovery_on = _discovery.discovery_enabled(
             self.discover_capabilities, self.openai_api_base
         )
-        self._profile_given = "profile" in self.model_fields_set
         if self.http_client is None and self.root_client is not None:
             # Every sync request goes through the endpoint's shared rate limiter.
             client = sync_client(
@@ -351,11 +350,12 @@ class ChatKimi(BaseChatOpenAI):
             return data
 
         models = _discovery.discover(self.endpoint, self._api_key(), fetch)
-        if models and not self._profile_given:
-            served_as = self._backend.model_id(self.model_name)
-            spec = model_spec(self.model_name, hosted=self._backend.platform)
-            found = _discovery.capabilities(self.model_name, spec, models, served_as)
-            self.profile = {**(self.profile or {}), **found.profile_overrides()}
+        if models and not self._profile_read:
+            self._profile_read = True
+            # The table's profile gets what the server said; a caller's own is kept.
+            if self.profile is None or self.profile == self._resolve_model_profile():
+                overrides = self.capabilities.profile_overrides()
+                self.profile = {**(self.profile or {}), **overrides}
         return models
 
     async def _adiscover(self) -> None:

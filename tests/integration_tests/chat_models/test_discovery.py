@@ -186,3 +186,20 @@ def test_vllm_max_model_len(server: ReplayServer) -> None:
     caps = llm.capabilities
     assert (caps.source, caps.context_tokens) == ("server", 131_072)
     assert caps.overridden == ("context_tokens",)
+
+
+def test_profile_shows_what_was_read(server: ReplayServer) -> None:
+    server.serve(load(TEXT))
+    server.models = _listing(
+        {"id": "my-kimi", "context_length": 777_777, "supports_image_in": False}
+    )
+    llm = _model(server, model="my-kimi", discover_capabilities=True)
+    assert llm.profile is not None and llm.profile["max_input_tokens"] != 777_777  # the table
+    llm.invoke("hi")  # the first call reads the list
+    assert llm.profile["max_input_tokens"] == 777_777
+    assert llm.profile["image_inputs"] is False
+    mine = _model(
+        server, model="my-kimi", discover_capabilities=True, profile={"max_input_tokens": 5}
+    )
+    mine.invoke("hi")
+    assert mine.profile == {"max_input_tokens": 5}  # a profile the caller gave is kept
