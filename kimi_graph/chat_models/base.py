@@ -20,7 +20,15 @@ from langchain_core.runnables import (
 )
 from langchain_core.utils import from_env, secret_from_env
 from langchain_openai.chat_models.base import BaseChatOpenAI
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from typing_extensions import Self
 
 import kimi_graph.chat_models._responses as _responses
@@ -57,6 +65,7 @@ from kimi_graph.chat_models._structured_output import (
     structured_output,
 )
 from kimi_graph.chat_models._thinking_conflicts import ConflictPolicy, thinking_for_call
+from kimi_graph.chat_models._url_auth import move_url_credentials
 from kimi_graph.chat_models._usage import usage_metadata
 from kimi_graph.model_profiles import model_spec
 
@@ -182,6 +191,7 @@ class ChatKimi(BaseChatOpenAI):
     _backend: Backend = PrivateAttr()
     _warned_thinking_off: bool = PrivateAttr(default=False)
     _async_loop: weakref.ref[asyncio.AbstractEventLoop] | None = PrivateAttr(default=None)
+    _url_auth: SecretStr | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -220,6 +230,7 @@ class ChatKimi(BaseChatOpenAI):
 
     @model_validator(mode="after")
     def _resolve_kimi_backend(self) -> Self:
+        move_url_credentials(self)  # user:pass@ of base_url into a secret header
         self._backend = resolve_backend(self.backend, self.openai_api_base)
         if self.http_client is None and self.root_client is not None:
             # Every sync request goes through the endpoint's shared rate limiter.
