@@ -29,6 +29,7 @@ from typing import Any, TextIO
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
+from kimi_graph.cli._safe_text import printable
 from kimi_graph.cli._summary import summarize, usage_text
 from kimi_graph.cli._swarm_view import SwarmBoard, fit
 from kimi_graph.modes.swarm._prompts import ASSIGN_TASK
@@ -125,6 +126,8 @@ class StreamRenderer:
     # ------------------------------------------------------------------ output
 
     def _style(self, text: str, *styles: str) -> str:
+        """Untrusted ``text`` made printable (`printable`), then styled."""
+        text = printable(text)
         if not self.color or not styles or not text:
             return text
         return "".join(styles) + text + RESET
@@ -139,6 +142,7 @@ class StreamRenderer:
 
     def _stream(self, text: str, *styles: str) -> None:
         """Write streamed prose, wrapped at word boundaries to fit `width`."""
+        text = printable(text)
         if self.width is None:
             self._write(self._style(text, *styles))
             return
@@ -372,7 +376,9 @@ class StreamRenderer:
             return
         status = self._style("FAIL" if line.failed else "ok", RED if line.failed else GREEN)
         self._end_line()
-        self.line(f"  {self._bar_text()}  {status} {clip(line.role, 40)}{line.detail}")
+        rest = self._style(f" {clip(line.role, 40)}{line.detail}")
+        self._write(f"{self._style(f'  {self._bar_text()}  ')}{status}{rest}\n")
+        self._show_bar()
 
     def _bar_text(self) -> str:
         total = max(self._total, 1)
