@@ -32,6 +32,11 @@ from pydantic import (
 from typing_extensions import Self
 
 import kimi_graph.chat_models._responses as _responses
+from kimi_graph._transport.caps import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RESPONSE_SECONDS,
+    ResponseCaps,
+)
 from kimi_graph._transport.endpoint import (
     DEFAULT_TIMEOUT,
     aendpoint_errors,
@@ -49,6 +54,7 @@ from kimi_graph.backends import (
     resolve_backend,
 )
 from kimi_graph.chat_models._content_blocks import PROVIDER
+from kimi_graph.chat_models._encodable import require_encodable
 from kimi_graph.chat_models._platform import (
     PlatformOptions,
     apply_platform_fields,
@@ -178,6 +184,12 @@ class ChatKimi(BaseChatOpenAI):
     against `max_retries`). False passes 429s straight to the OpenAI SDK's retries."""
     rate_limit_max_wait: float = Field(default=300.0, gt=0)
     """Seconds one request may spend waiting out 429s before the 429 is raised."""
+    max_response_bytes: int | None = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1)
+    """Bytes one response may take (streamed or not); past it the call fails with an
+    error naming the cap and the endpoint. None: no bound."""
+    max_response_seconds: float | None = Field(default=DEFAULT_MAX_RESPONSE_SECONDS, gt=0)
+    """Seconds from sending a request to the end of its response (a stream that never
+    ends stops here). None: no bound."""
     rate_limit_max_delay: float = Field(default=30.0, gt=0)
     """Cap on one wait after a 429 (a server's `Retry-After` or the doubling backoff)."""
     async_transport: Literal["aiohttp", "httpx"] = "aiohttp"
@@ -240,6 +252,7 @@ class ChatKimi(BaseChatOpenAI):
                 self.http_socket_options,
                 endpoint=self.endpoint,
                 rate_limit=self.rate_limit_settings,
+                caps=ResponseCaps(self.max_response_bytes, self.max_response_seconds),
             )
             self.root_client = self.root_client.copy(http_client=client)
             self.client = self.root_client.chat.completions
@@ -363,6 +376,7 @@ class ChatKimi(BaseChatOpenAI):
                 write_reasoning_back(message, message_dict, backend, thinking=thinking)
         if backend.thinking_tool_choice_auto_only and thinking:
             check_tool_choice(payload, structured_tool)
+        require_encodable(payload, self.endpoint, self.model_name)
         if backend.name == "moonshot":
             check_context(
                 payload["messages"],
@@ -473,6 +487,7 @@ class ChatKimi(BaseChatOpenAI):
             endpoint=self.endpoint,
             rate_limit=self.rate_limit_settings,
             transport=self.async_transport,
+            caps=ResponseCaps(self.max_response_bytes, self.max_response_seconds),
         )
         self.root_async_client = self.root_async_client.copy(http_client=pool)
         self.async_client = self.root_async_client.chat.completions
