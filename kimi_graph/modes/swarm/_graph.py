@@ -20,6 +20,7 @@ from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, find_kimi
 from kimi_graph.modes.agent import DEFAULT_MAX_STEPS, DEFAULT_TOOL_TIMEOUT, create_agent_graph
 from kimi_graph.modes.swarm import _prompts as prompts
+from kimi_graph.modes.swarm._context import compact_for_orchestrator
 from kimi_graph.modes.swarm._plan import ASSIGN_TASK_TOOL, continues_request, plan_round
 from kimi_graph.modes.swarm._review import review_plan
 from kimi_graph.modes.swarm._settings import DEFAULT_TOOL_CALL_BUDGET, SwarmSettings
@@ -111,7 +112,10 @@ class Orchestrator(_ModelStep):
         prompt = settings.system_prompt or prompts.ORCHESTRATOR_PROMPT.format(
             max_subagents=settings.max_subagents, rounds_note=rounds_note
         )
-        messages = [m for m in state["messages"] if not isinstance(m, SystemMessage)]
+        # earlier rounds' results shortened once the conversation is large
+        messages = compact_for_orchestrator(
+            [m for m in state["messages"] if not isinstance(m, SystemMessage)]
+        )
         llm = self.source.get(context)
         return (
             llm,
