@@ -374,10 +374,14 @@ class StreamRenderer:
         if self.tty:
             self._redraw()  # the sub-agent's live line says it finished
             return
-        status = self._style("FAIL" if line.failed else "ok", RED if line.failed else GREEN)
+        word = "FAIL" if line.failed else "ok"
+        prefix = f"  {self._bar_text()}  "
+        text = printable(fit(f"{prefix}{word} {clip(line.role, 40)}{line.detail}", self.width))
         self._end_line()
-        rest = self._style(f" {clip(line.role, 40)}{line.detail}")
-        self._write(f"{self._style(f'  {self._bar_text()}  ')}{status}{rest}\n")
+        if text.startswith(prefix + word):  # only the status is coloured
+            status = self._style(word, RED if line.failed else GREEN)
+            text = self._style(prefix) + status + self._style(text[len(prefix) + len(word) :])
+        self._write(text + "\n")
         self._show_bar()
 
     def _bar_text(self) -> str:

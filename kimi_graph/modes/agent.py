@@ -27,6 +27,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.store.base import BaseStore
 from langgraph.types import Checkpointer, Command
 
+from kimi_graph._thread_guard import guard_threads
 from kimi_graph._turns import after_last_user
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, with_system
@@ -379,7 +380,8 @@ def create_agent_graph(
         builder.add_edge("tools", "agent")
     else:
         builder.add_edge("agent", END)
-    graph = builder.compile(checkpointer=checkpointer, store=store, name=name)
+    # one run at a time per thread (kimi_graph._thread_guard)
+    graph = guard_threads(builder.compile(checkpointer=checkpointer, store=store, name=name))
     # Two supersteps per model step, plus slack for the final answer. A run whose
     # context raises max_steps above this gets the step-limit message early.
     return graph.with_config(recursion_limit=2 * max(max_steps, DEFAULT_MAX_STEPS) + 5)

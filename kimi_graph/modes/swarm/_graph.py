@@ -15,6 +15,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 from langgraph.types import Checkpointer, Send
 
+from kimi_graph._thread_guard import guard_threads
 from kimi_graph._transport.urls import redact_url
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, find_kimi
@@ -332,7 +333,8 @@ def create_swarm_graph(
         builder.add_conditional_edges("review", dispatch, ["subagent", "synthesis", END])
     else:
         builder.add_conditional_edges("orchestrator", dispatch, ["subagent", "synthesis", END])
-    graph = builder.compile(checkpointer=checkpointer, store=store, name=name)
+    # one run at a time per thread (kimi_graph._thread_guard)
+    graph = guard_threads(builder.compile(checkpointer=checkpointer, store=store, name=name))
     # LangGraph's `max_concurrency` (the thread pool of `graph.invoke`, the task bound
     # of `ainvoke`) must not cap a run whose context raises the swarm's own limits: the
     # swarm bounds its branches itself (`max_concurrency`, per run). Threads are only
