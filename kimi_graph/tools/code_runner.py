@@ -2,18 +2,21 @@
 
 By default (``isolation="bubblewrap"``) each run gets a bubblewrap sandbox of its
 own (see `kimi_graph.tools._bwrap` for what is and is not in it): own PID, mount,
-network, IPC and user namespaces, uid 65534 without capabilities, only ``/usr``
-and the interpreter read-only, a size-limited private ``/tmp`` as its working
-directory. The limits below are set inside it; when the run ends or times out the
-whole sandbox dies with it, children that called ``setsid()`` included. When
-``bwrap`` is missing or refused by the kernel, the tool refuses to run and says so.
+network, IPC and user namespaces, uid 65534 without capabilities (on the host too
+when the agent is root: `kimi_graph.tools._hostuser`), no keyring calls, only
+``/usr`` and the interpreter read-only, a size-limited private ``/tmp`` as its
+working directory. The limits below are set inside it; when the run ends or times
+out the whole sandbox dies with it, children that called ``setsid()`` included.
+When ``bwrap`` is missing or refused by the kernel, the tool refuses to run and
+says so. The program's own exit status comes from the sandbox's init on a channel
+the program cannot write (`kimi_graph.tools._runstatus`), and at most
+`DEFAULT_MAX_SANDBOXES` runs are sandboxed at once (`set_max_concurrent_sandboxes`).
 
 Limits: per process (`resource.setrlimit`: address space, CPU, file size, open
 files, processes), the size of its ``/tmp``, the wall-clock kill, and where a
 cgroup can be made (`kimi_graph.tools._cgroup`) one process and memory limit for
 the whole run (``max_processes`` + 3 tasks, ``memory_mb + tmp_mb`` MiB). Where none
-can be made the result says so: memory is then bounded per process only, and for
-the host's root the kernel does not enforce the process limit.
+can be made the result says so: memory is then bounded per process only.
 
 ``isolation="rlimits"`` is an explicit opt-in to the older, weaker containment,
 and every result of such a tool says so. How one run is contained there:
