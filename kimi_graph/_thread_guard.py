@@ -17,15 +17,15 @@ Where the lock holds:
 
 - in this process, for every checkpointer (keyed by the database for SQLite and
   PostgreSQL, by the saver object otherwise);
-- across processes sharing a SQLite file (`SqliteSaver`): a POSIX byte-range lock
-  on ``<database>.kimi-threads.lock`` next to it, one byte per thread (a hash of its
-  id), released by the kernel when the holder exits, even when it is killed;
-- across processes sharing a PostgreSQL database (`PostgresSaver`): a session
-  advisory lock (``pg_try_advisory_lock``) on a hash of the thread id, released
-  when the run ends or its connection closes.
+- across processes sharing a SQLite file (`SqliteSaver`, `AsyncSqliteSaver`): a
+  POSIX byte-range lock on ``<database>.kimi-threads.lock`` next to it, one byte
+  per thread (a hash of its id), released by the kernel when the holder exits, even
+  when it is killed;
+- across processes sharing a PostgreSQL database (`PostgresSaver`,
+  `AsyncPostgresSaver`): a session advisory lock (``pg_try_advisory_lock``) on a hash
+  of the thread id, released when the run ends or its connection closes.
 
-Other checkpointers (the async savers, in-memory, custom ones) are locked in this
-process only.
+Other checkpointers (in-memory, custom ones) are locked in this process only.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def _sqlite_path(saver: Any) -> str | None:
     try:
         with saver.lock:
             rows = conn.execute("PRAGMA database_list").fetchall()
-    except Exception:
+    except Exception:  # a closed or odd connection: in-process only
         return None
     path = next((row[2] for row in rows if row[1] == "main"), "")
     return os.path.realpath(path) if path else None
@@ -201,6 +201,71 @@ class _CrossProcess:
                 release()
 
 
+class _AsyncCrossProcess:
+    """`_CrossProcess` for the async savers (`AsyncSqliteSaver`, `AsyncPostgresSaver`)."""
+
+    def __init__(self, saver: Any, thread: str) -> None:
+        self.saver = saver
+        self.thread = thread
+        self.sync = _CrossProcess(saver, thread)
+        self.release: Any = None
+
+    async def try_take(self) -> bool:
+        kind = type(self.saver).__name__
+        if kind == "AsyncSqliteSaver":
+            path = await self._sqlite_path()
+            return True if path is None else self.sync._take_file(path)
+        if kind == "AsyncPostgresSaver":
+            return await self._take_advisory()
+        return self.sync.try_take()
+
+    async def _sqlite_path(self) -> str | None:
+        try:
+            async with self.saver.lock, self.saver.conn.execute("PRAGMA database_list") as cur:
+                rows = await cur.fetchall()
+        except Exception:  # a closed or odd connection: in-process only
+            return None
+        path = next((row[2] for row in rows if row[1] == "main"), "")
+        return os.path.realpath(path) if path else None
+
+    async def _take_advisory(self) -> bool:
+        key = _hash(self.thread, 63)
+        conn = self.saver.conn
+        pool = conn if hasattr(conn, "getconn") else None
+        held = await pool.getconn() if pool is not None else conn
+        try:
+            async with self.saver.lock:
+                cur = await held.execute("SELECT pg_try_advisory_lock(%s) AS locked", (key,))
+                row = await cur.fetchone()
+        except BaseException:
+            if pool is not None:
+                await pool.putconn(held)
+            raise
+        locked = row["locked"] if isinstance(row, dict) else (row[0] if row else False)
+        if not locked:
+            if pool is not None:
+                await pool.putconn(held)
+            return False
+
+        async def release() -> None:
+            try:
+                async with self.saver.lock:
+                    await held.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            finally:
+                if pool is not None:
+                    await pool.putconn(held)
+
+        self.release = release
+        return True
+
+    async def give_back(self) -> None:
+        if self.release is not None:
+            release, self.release = self.release, None
+            with contextlib.suppress(Exception):
+                await release()
+        self.sync.give_back()
+
+
 def _busy(thread: str) -> ThreadBusyError:
     return ThreadBusyError(
         f"thread {thread!r} is busy: another run is in progress on it. Wait for it to "
@@ -252,10 +317,10 @@ async def athread_lock(saver: Any, config: RunnableConfig | None) -> AsyncIterat
         return
     strategy = _strategy(config)
     key = (_store_key(saver), thread)
-    outside = _CrossProcess(saver, thread)
+    outside = _AsyncCrossProcess(saver, thread)
     while True:
         if _held.try_take(key):
-            if outside.try_take():
+            if await outside.try_take():
                 break
             _held.give_back(key)
         if strategy == "reject":
@@ -264,7 +329,7 @@ async def athread_lock(saver: Any, config: RunnableConfig | None) -> AsyncIterat
     try:
         yield
     finally:
-        outside.give_back()
+        await outside.give_back()
         _held.give_back(key)
 
 

@@ -211,3 +211,43 @@ def test_a_bad_strategy_is_refused(kimi) -> None:
     graph = create_agent_graph(kimi("moonshot"), [], checkpointer=InMemorySaver())
     with pytest.raises(ValueError, match="multitask_strategy must be 'reject' or 'enqueue'"):
         graph.invoke({"messages": [("user", "hi")]}, _config("x", "interrupt"))
+
+
+async def _cross_process_async(kimi, emulator, store: str, saver: Any) -> None:
+    graph = create_agent_graph(kimi("moonshot"), [], checkpointer=saver)
+    thread = f"shared-async-{uuid.uuid4().hex[:6]}"
+    loop = asyncio.get_running_loop()
+    child = await loop.run_in_executor(
+        None, _hold_in_child, emulator.base_url("moonshot"), store, thread, 30
+    )
+    try:
+        with pytest.raises(ThreadBusyError, match="is busy"):
+            await graph.ainvoke({"messages": [("user", "from the parent")]}, _config(thread))
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+        child.stdout.close()  # type: ignore[union-attr]
+        child.stderr.close()  # type: ignore[union-attr]
+    out = await graph.ainvoke({"messages": [("user", "after the child")]}, _config(thread))
+    assert out["messages"][-1].text
+
+
+async def test_async_savers_hold_the_thread_across_processes_sqlite(
+    kimi, emulator, tmp_path: Path
+) -> None:
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    db = tmp_path / "shared-async.db"
+    async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
+        await saver.setup()
+        await _cross_process_async(kimi, emulator, str(db), saver)
+
+
+async def test_async_savers_hold_the_thread_across_processes_postgres(
+    kimi, emulator, postgres_url: str
+) -> None:
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    async with AsyncPostgresSaver.from_conn_string(postgres_url) as saver:
+        await saver.setup()
+        await _cross_process_async(kimi, emulator, postgres_url, saver)
