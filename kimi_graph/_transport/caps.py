@@ -26,6 +26,7 @@ from typing import Any
 
 import openai
 
+from kimi_graph._transport.endpoint import MalformedResponseError
 from kimi_graph._transport.openai_compat import httpx
 
 __all__ = [
@@ -57,20 +58,30 @@ class ResponseCaps:
     """Seconds from sending the request until the whole body is read."""
 
 
-class ResponseCapError(openai.APIError):
-    """A response went past `ResponseCaps`; the message names the cap and the endpoint."""
+class ResponseCapError(MalformedResponseError, openai.APIError):
+    """A response went past `ResponseCaps`; the message names the cap and the endpoint.
+
+    Both a `MalformedResponseError` (the server's answer is unusable) and an
+    `openai.APIError` (so the OpenAI SDK passes it on without retrying).
+    """
 
     def __init__(self, message: str, request: Any) -> None:
         """Make the error (the OpenAI SDK's `APIError` signature, without a body)."""
-        super().__init__(message, request, body=None)
+        openai.APIError.__init__(self, message, request, body=None)
+        self.args = (message,)
 
 
-class NotAnEventStreamError(openai.APIError):
-    """A streamed request got a 200 that is not an event stream (the server's text kept)."""
+class NotAnEventStreamError(MalformedResponseError, openai.APIError):
+    """A streamed request got a 200 that is not an event stream (the server's text kept).
+
+    Both a `MalformedResponseError` (an unusable 200, as for a non-streamed call) and an
+    `openai.APIError` (so the OpenAI SDK passes it on without retrying).
+    """
 
     def __init__(self, message: str, request: Any) -> None:
         """Make the error (the OpenAI SDK's `APIError` signature, without a body)."""
-        super().__init__(message, request, body=None)
+        openai.APIError.__init__(self, message, request, body=None)
+        self.args = (message,)
 
 
 class _Meter:
@@ -88,7 +99,8 @@ class _Meter:
         limit = self.caps.max_bytes
         if limit is not None and self.read > limit:
             msg = (
-                f"The response from {self.endpoint} passed max_response_bytes={limit} "
+                f"Malformed response from {self.endpoint}: the response passed "
+                f"max_response_bytes={limit} "
                 f"(over {limit} bytes read); it was abandoned. Raise ChatKimi("
                 "max_response_bytes=...) if such answers are expected."
             )
@@ -100,7 +112,8 @@ class _Meter:
         elapsed = time.monotonic() - self.started
         if limit is not None and elapsed > limit:
             msg = (
-                f"The response from {self.endpoint} passed max_response_seconds={limit:g} "
+                f"Malformed response from {self.endpoint}: the response passed "
+                f"max_response_seconds={limit:g} "
                 f"({elapsed:.1f}s, {self.read} bytes read); it was abandoned. Raise "
                 "ChatKimi(max_response_seconds=...) if such answers are expected."
             )
@@ -177,8 +190,8 @@ def not_an_event_stream(endpoint: str, response: Any, body: bytes) -> NotAnEvent
     text = body.decode("utf-8", "replace")
     detail = _server_message(text)
     msg = (
-        f"A streamed request to {endpoint} was answered HTTP 200 with {kind}, not an "
-        f"event stream: {detail}"
+        f"Malformed response from {endpoint}: a streamed request was answered HTTP 200 "
+        f"with {kind}, not an event stream: {detail}"
     )
     return NotAnEventStreamError(msg, response.request)
 

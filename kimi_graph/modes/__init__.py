@@ -6,9 +6,10 @@ The graph factories are imported on first use (PEP 562), so the swarm's tool nam
 
 from __future__ import annotations
 
-import importlib
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+
+from kimi_graph._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -37,21 +38,10 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        msg = f"module 'kimi_graph.modes' has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
-
-class Mode(str, Enum):
+class Mode(StrEnum):
     """K2.5's four modes."""
 
     INSTANT = "instant"

@@ -18,8 +18,9 @@ refused or was dropped at review.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kimi_graph._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from kimi_graph.modes.swarm._graph import SwarmGraph, create_swarm_graph
@@ -34,15 +35,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        msg = f"module 'kimi_graph.modes.swarm' has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

@@ -153,7 +153,9 @@ def test_an_endless_stream_stops_at_the_duration_cap(hostile: str, mode: str) ->
 def test_a_never_ending_json_body_stops_at_the_duration_cap(hostile: str, mode: str) -> None:
     model = _model(hostile, "trickle", max_response_seconds=1.0)
     started = time.monotonic()
-    with pytest.raises(ResponseCapError, match=r"trickle/v1 passed max_response_seconds=1 "):
+    with pytest.raises(
+        ResponseCapError, match=r"trickle/v1: the response passed max_response_seconds=1 "
+    ):
         _call(model, mode)
     assert time.monotonic() - started < 5
 
@@ -175,7 +177,8 @@ def test_a_json_error_answered_200_to_a_stream_is_surfaced(hostile: str, mode: s
         _call(_model(hostile, "json200"), mode)
     text = str(info.value)
     assert "quota exceeded for org-42" in text
-    assert "answered HTTP 200 with application/json, not an event stream" in text
+    assert "a streamed request was answered HTTP 200 with application/json, not an event" in text
+    assert text.startswith(f"Malformed response from {hostile}/json200/v1: ")
     assert "No generation chunks" not in text
 
 
