@@ -6,8 +6,9 @@ it. Every response the limited clients return (`kimi_graph._transport.limited_cl
 sync and async, streamed or not) is read through `CappedStream` or
 `AsyncCappedStream`, which raise `ResponseCapError` as soon as the bytes read pass
 `ResponseCaps.max_bytes` or the time since the request was sent passes
-`ResponseCaps.max_seconds`. Both errors are `openai.APIError`: the OpenAI SDK passes
-them on as they are, without retrying.
+`ResponseCaps.max_seconds`. The errors of this module are `openai.APIError` (the
+OpenAI SDK passes them on as they are, without retrying) and `MalformedResponseError`
+(an unusable answer, whose message starts with the endpoint, like every other).
 
 A streamed request answered 200 with something other than an event stream (a JSON
 error, an HTML page from a proxy) would give no chunks at all and LangChain's "No
