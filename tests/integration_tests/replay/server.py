@@ -27,6 +27,7 @@ class ReplayServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.recording: Recording | None = None
+        self.queue: list[Recording] = []
         self.requests: list[dict[str, Any]] = []
         self.models: Any = {"object": "list", "data": []}
         self.models_status = 200
@@ -38,9 +39,13 @@ class ReplayServer(ThreadingHTTPServer):
         """The OpenAI-style base URL (`.../v1`)."""
         return f"http://127.0.0.1:{self.server_address[1]}/v1"
 
-    def serve(self, recording: Recording) -> None:
-        """Answer with `recording` from now on and forget earlier requests."""
+    def serve(self, recording: Recording, *then: Recording) -> None:
+        """Answer with `recording`, then each of `then` in turn (the last one repeats).
+
+        Earlier requests are forgotten.
+        """
         self.recording = recording
+        self.queue = list(then)
         self.requests.clear()
 
     def start(self) -> None:
@@ -79,6 +84,8 @@ class _Handler(BaseHTTPRequestHandler):
         request = json.loads(self.rfile.read(length) or b"{}")
         self.server.requests.append(request)
         recording = self.server.recording
+        if self.server.queue:
+            self.server.recording = self.server.queue.pop(0)
         if self.path != "/v1/chat/completions" or recording is None:
             self._send(404, b'{"error": {"message": "no recording here"}}', "application/json")
             return
