@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+import kimi_graph.chat_models._discovery as _discovery
 import kimi_graph.chat_models._responses as _responses
 from kimi_graph._transport.caps import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -53,7 +54,6 @@ from kimi_graph.backends import (
     backend_name,
     resolve_backend,
 )
-from kimi_graph.chat_models import _discovery
 from kimi_graph.chat_models._call_plan import PLAN_KWARG, CallPlan, CallSettings, plan_call
 from kimi_graph.chat_models._content_blocks import PROVIDER
 from kimi_graph.chat_models._encodable import require_encodable

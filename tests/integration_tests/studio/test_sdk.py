@@ -246,6 +246,35 @@ async def test_run_context_turns_thinking_off_and_caps_subagents(
     assert request.thinking is True
 
 
+@pytest.mark.parametrize("mode", MODES)
+async def test_each_graph_runs_on_k3_from_the_run_context(
+    studio_url: str, studio_emulator: Emulator, mode: str
+) -> None:
+    """Studio's per-run model picker: kimi-k3 (always reasons, effort instead of a switch)."""
+    client = get_client(url=studio_url)
+    nonce = uuid.uuid4().hex[:8]
+    task = {
+        "instant": f"What is 3*5? {nonce}",
+        "thinking": f"What is 3*5? {nonce}",
+        "agent": f'[[call run_python {{"code": "print(3 * 5, \\"{nonce}\\")"}}]]',
+        "swarm": f"Compare:\n- left {nonce}\n- right {nonce}\n",
+    }[mode]
+    mark = len(studio_emulator.requests)
+    thread = await client.threads.create()
+    out = await client.runs.wait(
+        thread["thread_id"], mode, input=user(task), context={"model": "kimi-k3"}
+    )
+    assert out["messages"][-1]["type"] == "ai" and out["messages"][-1]["content"]
+    records = [r for r in studio_emulator.requests[mark:] if r.body.get("model") == "kimi-k3"]
+    assert records and all(r.status == 200 for r in records)
+    assert all("thinking" not in r.body and r.thinking for r in records)  # K3 always reasons
+    if mode == "swarm":
+        assert [r["status"] for r in out["subagent_results"]] == ["ok", "ok"]
+    if mode == "instant":
+        (request,) = records
+        assert request.body["reasoning_effort"] == "low"  # instant on hosted K3
+
+
 # ------------------------------------------------------------------ human in the loop
 
 
