@@ -464,7 +464,7 @@ class Cluster:
         try:
             if emulator:
                 self.start_emulator()
-            else:
+            elif not self.model_env:
                 env = {**dotenv(), **os.environ}
                 self.model_env = {k: env[k] for k in PASSED_THROUGH if env.get(k)}
             self.start_postgres()

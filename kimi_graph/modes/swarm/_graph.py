@@ -21,6 +21,7 @@ from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, find_ki
 from kimi_graph.modes.agent import DEFAULT_MAX_STEPS, DEFAULT_TOOL_TIMEOUT, create_agent_graph
 from kimi_graph.modes.swarm import _prompts as prompts
 from kimi_graph.modes.swarm._plan import ASSIGN_TASK_TOOL, continues_request, plan_round
+from kimi_graph.modes.swarm._remote import remote_workers
 from kimi_graph.modes.swarm._review import review_plan
 from kimi_graph.modes.swarm._settings import DEFAULT_TOOL_CALL_BUDGET, SwarmSettings
 from kimi_graph.modes.swarm._subagent import SubagentBranch, Worker, describe
@@ -190,7 +191,7 @@ def _workers(
         graphs = (
             list(subagent_graph) if isinstance(subagent_graph, (list, tuple)) else [subagent_graph]
         )
-        return [Worker(g, _label(g), limit) for g in graphs]
+        return [Worker(g, _label(g), limit) for g in remote_workers(graphs)]
     chosen = model if worker_model is None else worker_model
     models: list[ModelLike | None] = (
         list(chosen) if isinstance(chosen, (list, tuple)) else [cast("ModelLike | None", chosen)]

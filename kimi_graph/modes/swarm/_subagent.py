@@ -21,7 +21,6 @@ import contextlib
 import contextvars
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from kimi_graph.modes.agent import (
 )
 from kimi_graph.modes.swarm import _prompts as prompts
 from kimi_graph.modes.swarm._prompts import ASSIGN_TASK
+from kimi_graph.modes.swarm._remote import RemoteSubagentGraph, subagent_thread_id
 from kimi_graph.modes.swarm._settings import SwarmSettings
 from kimi_graph.state import SubagentResult, SubagentTask
 
@@ -228,8 +228,8 @@ class SubagentBranch:
         # The branch's config carries the swarm's recursion limit; the nested run needs
         # its own, sized for the sub-agent's steps (two supersteps each).
         config = {**config, "recursion_limit": 2 * settings.subagent_max_steps + 5}
-        if isinstance(worker.graph, RemoteGraph):
-            config = _remote_thread(config, namespace)
+        if isinstance(worker.graph, (RemoteGraph, RemoteSubagentGraph)):
+            config = _remote_thread(config, namespace, task["id"])
         return worker, settings, inputs, config, context, namespace
 
     def run(self, task: SubagentTask, config: RunnableConfig) -> Command[Any]:
@@ -388,13 +388,13 @@ def _reply_text(record: SubagentResult, limit: int) -> str:
     return f"{text}\nPartial output:\n{clipped}" if clipped else text
 
 
-def _remote_thread(config: RunnableConfig, namespace: str) -> RunnableConfig:
-    """Give a remote sub-agent a thread of its own, stable across resumes."""
+def _remote_thread(config: RunnableConfig, namespace: str, subagent_id: str) -> RunnableConfig:
+    """Give a remote sub-agent a thread of its own, keyed by the swarm's thread and its id."""
     configurable = dict(config.get("configurable") or {})
     parent = configurable.get("thread_id")
     if parent is None:
         return config
-    configurable["thread_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{parent}/{namespace}"))
+    configurable["thread_id"] = subagent_thread_id(str(parent), namespace, subagent_id)
     return {**config, "configurable": configurable}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -35,6 +34,4 @@ def require_cluster_pieces() -> ModuleType:
         pytest.skip("cluster pieces missing: " + "; ".join(problems))
     if not cluster.aegra_ready(settings):
         pytest.skip(f"no Aegra venv at {cluster.AEGRA_VENV} (make aegra-venv)")
-    if shutil.which("pg_ctl") is None and cluster.postgres_bindir(settings["POSTGRES_VERSION"]) is None:
-        pytest.skip("PostgreSQL is not installed")
     return cluster

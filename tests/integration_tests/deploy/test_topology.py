@@ -59,7 +59,8 @@ def test_two_aegra_instances_with_the_same_settings_and_env_names() -> None:
 def test_cluster_env_holds_the_lease_settings_of_the_failover_contract() -> None:
     settings = cluster.read_settings()
     assert settings["REDIS_BROKER_ENABLED"] == "true"  # the multi-instance queue
-    lease, beat = int(settings["LEASE_DURATION_SECONDS"]), int(settings["HEARTBEAT_INTERVAL_SECONDS"])
+    lease = int(settings["LEASE_DURATION_SECONDS"])
+    beat = int(settings["HEARTBEAT_INTERVAL_SECONDS"])
     assert lease == 9 and lease > 2 * beat and int(settings["REAPER_INTERVAL_SECONDS"]) == 3
     assert not set(cluster.VERSION_KEYS) & set(cluster.aegra_settings(settings))
 
