@@ -43,6 +43,8 @@ HAPROXY_CFG = DEPLOY / "haproxy.cfg"
 AEGRA_VENV = Path(os.environ.get("AEGRA_VENV", DEPLOY / ".venv-aegra"))
 STATE = Path(os.environ.get("KIMI_CLUSTER_DIR", "/tmp/kimi-graph-cluster"))
 PASSED_THROUGH = (
+    "KIMI_SUBAGENT_URLS",
+    "KIMI_SUBAGENT_GRAPH",
     "KIMI_BASE_URL",
     "KIMI_BACKEND",
     "KIMI_MODEL",
@@ -52,7 +54,8 @@ PASSED_THROUGH = (
 )
 # The environment names each Aegra instance gets besides cluster.env (the compose file
 # sets the same ones).
-INSTANCE_ENV = ("DATABASE_URL", "REDIS_URL", "AEGRA_CONFIG", "HOST", "PORT")
+# KIMI_SUBAGENT_URLS: the swarm graph runs its sub-agents on every instance of the cluster.
+INSTANCE_ENV = ("DATABASE_URL", "REDIS_URL", "AEGRA_CONFIG", "HOST", "PORT", "KIMI_SUBAGENT_URLS")
 # The names haproxy.cfg reads from its environment.
 BALANCER_ENV = ("BALANCER_BIND", "AEGRA_1_ADDR", "AEGRA_2_ADDR")
 
@@ -398,6 +401,7 @@ class Cluster:
             "PATH": f"{aegra_python(self.venv).parent}:/usr/bin:/bin",
             "HOME": os.environ.get("HOME", "/tmp"),
             **aegra_settings(self.settings),
+            "KIMI_SUBAGENT_URLS": ",".join(self.instance_urls),
             **self.model_env,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
@@ -94,10 +94,15 @@ class _ModelStep(ABC):
 class Orchestrator(_ModelStep):
     """The `orchestrator` node: the model plans a round with `assign_task` calls."""
 
-    def __init__(self, model: ModelLike | None, settings: SwarmSettings, workers: int) -> None:
+    def __init__(
+        self,
+        model: ModelLike | None,
+        settings: SwarmSettings,
+        workers: Callable[[KimiContext], int],
+    ) -> None:
         self.source = ModelSource(model, _bind(None))
         self.settings = settings
-        self.workers = workers
+        self.workers = workers  # how many workers a run's sub-agents spread over
 
     def _request(
         self, state: SwarmState
@@ -124,7 +129,7 @@ class Orchestrator(_ModelStep):
     def _answered(
         self, state: SwarmState, response: AIMessage, settings: SwarmSettings
     ) -> dict[str, Any]:
-        return plan_round(state, response, settings, self.workers)
+        return plan_round(state, response, settings, self.workers(current_context()))
 
     def _failed(self, state: SwarmState, err: Exception) -> dict[str, Any]:
         """A later round's plan failed: keep the results so far and go to the synthesis."""
@@ -293,11 +298,11 @@ def create_swarm_graph(
         max_steps=subagent_max_steps,
         tool_timeout=tool_timeout,
     )
-    orchestrator = Orchestrator(model, settings, len(workers))
-    synthesis = Synthesis(model, settings)
     branch = SubagentBranch(
         workers, settings, follow_run_model=worker_model is None and subagent_graph is None
     )
+    orchestrator = Orchestrator(model, settings, lambda context: len(branch.run_workers(context)))
+    synthesis = Synthesis(model, settings)
 
     builder = StateGraph(
         SwarmState,

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
+import os
 import time
 import uuid
 import weakref
@@ -50,15 +52,27 @@ from langgraph.errors import GraphInterrupt
 from langgraph.pregel.remote import RemoteGraph
 from langgraph.types import Interrupt
 
+from kimi_graph._transport.urls import check_base_url, redact_url
 from kimi_graph.context import KimiContext
 
 __all__ = [
+    "SUBAGENT_GRAPH_ENV",
+    "SUBAGENT_URLS_ENV",
     "RemoteDeployment",
     "RemoteSubagentError",
     "RemoteSubagentGraph",
+    "deployment_graphs",
     "remote_workers",
     "subagent_thread_id",
 ]
+
+SUBAGENT_URLS_ENV = "KIMI_SUBAGENT_URLS"
+"""Comma-separated URLs of the deployment a swarm's sub-agents run on (or one balancer)."""
+SUBAGENT_GRAPH_ENV = "KIMI_SUBAGENT_GRAPH"
+"""The graph (assistant) the sub-agents run there; default `agent`."""
+DEFAULT_SUBAGENT_GRAPH = "agent"
+API_KEY_ENV = "LANGGRAPH_API_KEY"
+"""Sent as `x-api-key` to the URLs of the environment only, never to a run's own URLs."""
 
 ACTIVE = frozenset({"pending", "running"})
 """Run statuses of a run that has not ended."""
@@ -489,3 +503,47 @@ def remote_workers(graphs: Sequence[Any]) -> list[Any]:
         else:
             out.append(graph)
     return out
+
+
+def deployment_graphs(context: KimiContext) -> tuple[RemoteSubagentGraph, ...]:
+    """The sub-agent graphs of the deployment a run names, one per URL (empty: none).
+
+    The run's `KimiContext.subagent_urls` wins over `KIMI_SUBAGENT_URLS`; the graph is
+    `subagent_assistant`, `KIMI_SUBAGENT_GRAPH` or `agent`.
+
+    Args:
+        context: The swarm run's settings.
+
+    Returns:
+        The graphs, the same objects for the same settings (their deployment remembers
+        which instances refused).
+
+    Raises:
+        ValueError: A URL without an http(s) scheme (named with where it came from).
+    """
+    if context.subagent_urls is not None:
+        urls, source = tuple(context.subagent_urls), "KimiContext.subagent_urls"
+    else:
+        raw = os.environ.get(SUBAGENT_URLS_ENV, "")
+        urls, source = tuple(u.strip() for u in raw.split(",") if u.strip()), SUBAGENT_URLS_ENV
+    if not urls:
+        return ()
+    assistant = (
+        context.subagent_assistant
+        or os.environ.get(SUBAGENT_GRAPH_ENV, "").strip()
+        or DEFAULT_SUBAGENT_GRAPH
+    )
+    return _deployment(urls, assistant, source)
+
+
+@functools.lru_cache(maxsize=64)
+def _deployment(
+    urls: tuple[str, ...], assistant: str, source: str
+) -> tuple[RemoteSubagentGraph, ...]:
+    for url in urls:
+        check_base_url(url, source)
+    key = os.environ.get(API_KEY_ENV) if source == SUBAGENT_URLS_ENV else None
+    deployment = RemoteDeployment(urls, headers={"x-api-key": key} if key else {})
+    return tuple(
+        RemoteSubagentGraph(assistant, deployment, url, redact_url(url)) for url in deployment.urls
+    )

@@ -50,7 +50,11 @@ from kimi_graph.modes.agent import (
 )
 from kimi_graph.modes.swarm import _prompts as prompts
 from kimi_graph.modes.swarm._prompts import ASSIGN_TASK
-from kimi_graph.modes.swarm._remote import RemoteSubagentGraph, subagent_thread_id
+from kimi_graph.modes.swarm._remote import (
+    RemoteSubagentGraph,
+    deployment_graphs,
+    subagent_thread_id,
+)
 from kimi_graph.modes.swarm._settings import SwarmSettings
 from kimi_graph.state import SubagentResult, SubagentTask
 
@@ -204,13 +208,33 @@ class SubagentBranch:
         self.settings = settings
         self.follow_run_model = follow_run_model
         self.groups = ConcurrencyGroups()
+        self._deployments: dict[Any, list[Worker]] = {}
+        self._deployments_lock = threading.Lock()
+
+    def run_workers(self, context: KimiContext) -> list[Worker]:
+        """The workers of a run: the deployment its settings name, else the built ones.
+
+        Only a swarm built without `worker_model`/`subagent_graph` follows
+        `KimiContext.subagent_urls` / `KIMI_SUBAGENT_URLS`.
+        """
+        graphs = deployment_graphs(context) if self.follow_run_model else ()
+        if not graphs:
+            return self.workers
+        with self._deployments_lock:
+            workers = self._deployments.get(graphs)
+            if workers is None:
+                limit = self.workers[0].limit if self.workers else None
+                workers = [Worker(g, g.name, limit) for g in graphs]
+                self._deployments[graphs] = workers
+        return workers
 
     def _prepare(
         self, task: SubagentTask, config: RunnableConfig
     ) -> tuple[Worker, SwarmSettings, dict[str, Any], RunnableConfig, KimiContext, str]:
         run_context = current_context()
         settings = self.settings.for_run(run_context)
-        worker = self.workers[task["worker_index"] % len(self.workers)]
+        workers = self.run_workers(run_context)
+        worker = workers[task["worker_index"] % len(workers)]
         extra = f"\n\nInstructions: {task['instructions']}" if task.get("instructions") else ""
         system = prompts.SUBAGENT_PROMPT.format(
             role=task["role"] or "a sub-agent", instructions=extra

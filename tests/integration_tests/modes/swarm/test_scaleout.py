@@ -6,15 +6,18 @@ instance execute a second time, none a third (counted as model calls at the emul
 from __future__ import annotations
 
 import collections
+import re
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.pregel.remote import RemoteGraph
+from langgraph_sdk import get_sync_client
 
 from kimi_graph import ChatKimi, create_swarm_graph
 from kimi_graph.emulator import Emulator, EmulatorConfig
@@ -96,10 +99,19 @@ def test_url_list_survives_kill_9_of_an_instance(both_up: AegraCluster) -> None:
     nonce = uuid.uuid4().hex[:8]
     script, tasks = _script(nonce, 8, 3.0)
     remotes = [RemoteGraph("agent", url=u, name=f"aegra{i}") for i, u in enumerate(aegra.urls)]
-    out, after_kill = _run_with_kill(
-        _swarm(aegra.emulator, remotes), script, lambda: aegra.kill9(1), 1.5
-    )
+    on_victim: set[str] = set()
+
+    def kill() -> None:
+        deadline = time.monotonic() + 30
+        while len(claims := _running_tasks(aegra, nonce)) < len(tasks):
+            assert time.monotonic() < deadline, claims
+            time.sleep(0.1)
+        on_victim.update(t for t, w in claims.items() if _worker_of(aegra, 1) in w)
+        aegra.kill9(1)
+
+    out, after_kill = _run_with_kill(_swarm(aegra.emulator, remotes), script, kill, 0.0)
     runs = _executions(aegra, nonce)
+    assert {t for t, n in runs.items() if n == 2} <= on_victim, (runs, on_victim)
     print(f"kill -9 of one of two instances: swarm ended {after_kill:.1f}s after; runs {runs}")
     _check(out, tasks, runs)
     assert after_kill < 45, after_kill
@@ -126,4 +138,117 @@ def test_balancer_url_survives_kill_9_of_an_instance(both_up: AegraCluster) -> N
         _swarm(aegra.emulator, remote), script, lambda: aegra.kill9(0), 1.5
     )
     _check(out, tasks, _executions(aegra, nonce))
+    assert after_kill < 45, after_kill
+
+
+def _orchestrator_calls(aegra: AegraCluster, nonce: str) -> int:
+    """Orchestrator planning calls of a swarm whose request holds `nonce`."""
+    return sum(
+        1
+        for r in aegra.emulator.requests
+        if nonce in r.last_user
+        and not r.last_user.startswith("say hello")
+        and any(t.get("function", {}).get("name") == "assign_task" for t in r.body.get("tools", []))
+        and (r.body.get("messages") or [{}])[-1].get("role") == "user"
+    )
+
+
+def test_swarm_as_a_server_run_spreads_its_subagents_over_the_deployment(
+    both_up: AegraCluster,
+) -> None:
+    """The swarm graph of langgraph.json, run on the cluster, sends its sub-agents to every
+    instance (KIMI_SUBAGENT_URLS); the client of the swarm run gets their progress events,
+    their steps under the branch namespaces and their usage."""
+    aegra = both_up
+    nonce = uuid.uuid4().hex[:8]
+    script, tasks = _script(nonce, 6, 0.2)
+    client = get_sync_client(url=aegra.balancer, api_key=None)
+    thread = client.threads.create()
+    progress, nested, final = [], [], None
+    for chunk in client.runs.stream(
+        thread["thread_id"],
+        "swarm",
+        input={"messages": [{"role": "user", "content": script}]},
+        stream_mode=["custom", "values"],
+        stream_subgraphs=True,
+    ):
+        if chunk.event.startswith("custom") and chunk.data.get("type") == "subagent":
+            progress.append(chunk.data)
+        elif chunk.event.startswith("values|subagent:"):
+            nested.append(chunk.event)
+        elif chunk.event == "values":
+            final = chunk.data
+    assert final is not None
+    records = final["subagent_results"]
+    _check(final, tasks, _executions(aegra, nonce))
+    assert max(_executions(aegra, nonce).values()) == 1
+    assert {r["worker"] for r in records} == set(aegra.urls)  # both instances
+    finished = [e for e in progress if e["event"] == "finish"]
+    assert len(finished) == 6 and all(e["usage"]["total_tokens"] > 0 for e in finished)
+    assert {e.split("|")[1] for e in nested} == {r["namespace"] for r in records}
+    usage = final["messages"][-1]["response_metadata"]["swarm"]["usage"]
+    assert usage["total_tokens"] > sum(r["usage"]["total_tokens"] for r in records)
+
+
+def _claimed_by(aegra: AegraCluster, run_id: str) -> str | None:
+    with psycopg.connect(aegra.cluster.database_url) as conn:
+        row = conn.execute("select claimed_by from runs where run_id = %s", (run_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def _running_tasks(aegra: AegraCluster, nonce: str) -> dict[str, str]:
+    """The sub-agent runs of `nonce` running now: task -> the worker that claimed it."""
+    with psycopg.connect(aegra.cluster.database_url) as conn:
+        rows = conn.execute(
+            "select claimed_by, input::text from runs where status = 'running'"
+        ).fetchall()
+    found = {}
+    for claimed_by, text in rows:
+        match = re.search(rf"say hello \d+-{nonce}", text or "")
+        if match and claimed_by:
+            found[match.group(0)] = claimed_by
+    return found
+
+
+def _worker_of(aegra: AegraCluster, index: int) -> str:
+    """How Aegra names the workers of instance `index` in runs.claimed_by."""
+    pid = int((aegra.cluster.state / f"aegra{index + 1}.pid").read_text())
+    return f"-{pid}-worker-"
+
+
+def test_swarm_server_run_survives_kill_9_of_its_host(both_up: AegraCluster) -> None:
+    """The instance executing the swarm run dies mid-swarm: the engine re-runs the swarm
+    from its checkpoint on the survivor (the orchestrator is not called again), its
+    branches join the sub-agent runs that exist instead of starting new ones, and only
+    the sub-agents that were running on the dead instance execute a second time."""
+    aegra = both_up
+    nonce = uuid.uuid4().hex[:8]
+    script, tasks = _script(nonce, 8, 4.0)
+    client = get_sync_client(url=aegra.balancer, api_key=None)
+    thread = client.threads.create()
+    run = client.runs.create(
+        thread["thread_id"], "swarm", input={"messages": [{"role": "user", "content": script}]}
+    )
+    deadline = time.monotonic() + 60
+    host, claims = None, {}
+    while time.monotonic() < deadline:
+        host, claims = _claimed_by(aegra, run["run_id"]), _running_tasks(aegra, nonce)
+        if host and len(claims) == len(tasks):
+            break
+        time.sleep(0.1)
+    assert host and len(claims) == len(tasks), (host, claims)
+    victim = next(i for i in (0, 1) if _worker_of(aegra, i) in host)
+    on_victim = {t for t, w in claims.items() if _worker_of(aegra, victim) in w}
+    aegra.kill9(victim)
+    killed = time.monotonic()
+    survivor = get_sync_client(url=aegra.urls[1 - victim], api_key=None)
+    final = survivor.runs.join(thread["thread_id"], run["run_id"])
+    after_kill = time.monotonic() - killed
+    runs = _executions(aegra, nonce)
+    print(f"swarm host killed: the run ended {after_kill:.1f}s after; runs {runs}")
+    assert survivor.runs.get(thread["thread_id"], run["run_id"])["status"] == "success"
+    _check(final, tasks, runs)
+    # only what ran on the dead instance ran again
+    assert {t for t, n in runs.items() if n == 2} <= on_victim, (runs, on_victim)
+    assert _orchestrator_calls(aegra, nonce) == 1
     assert after_kill < 45, after_kill
