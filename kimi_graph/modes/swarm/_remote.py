@@ -272,9 +272,12 @@ class _RemoteRun:
         while True:
             url = self.deployment.order(url)[0]
             try:
-                async for values in self._follow(url):
-                    yield values
-                status, final = await self._result(url)
+                # a run found again (after a lost stream) may have ended meanwhile
+                status, final = await self._result(url) if self.run_id else ("", {})
+                if not status or status in ACTIVE:
+                    async for values in self._follow(url):
+                        yield values
+                    status, final = await self._result(url)
             except (httpx.TransportError, _Unavailable) as err:
                 self.deployment.mark_down(url)
                 now = time.monotonic()

@@ -5,6 +5,7 @@ instance execute a second time, none a third (counted as model calls at the emul
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import re
 import threading
@@ -252,3 +253,93 @@ def test_swarm_server_run_survives_kill_9_of_its_host(both_up: AegraCluster) -> 
     assert {t for t, n in runs.items() if n == 2} <= on_victim, (runs, on_victim)
     assert _orchestrator_calls(aegra, nonce) == 1
     assert after_kill < 45, after_kill
+
+
+class _StreamCutter:
+    """A loopback TCP proxy that cuts every event stream right after its first bytes,
+    as a balancer or a network that drops long responses would."""
+
+    def __init__(self, upstream: str) -> None:
+        host, port = upstream.removeprefix("http://").split(":")
+        self.upstream = (host, int(port))
+        self.cuts = 0
+        self.loop = asyncio.new_event_loop()
+        self.server: asyncio.base_events.Server | None = None
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    def _serve(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(
+            asyncio.start_server(self._handle, "127.0.0.1", 0)
+        )
+        ready.set()
+        self.loop.run_forever()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+
+        async def pump_up() -> None:
+            while data := await reader.read(65536):
+                up_writer.write(data)
+                await up_writer.drain()
+
+        async def pump_down() -> None:
+            while data := await up_reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+                if b"text/event-stream" in data:
+                    self.cuts += 1
+                    return
+
+        up = asyncio.ensure_future(pump_up())
+        try:
+            await pump_down()
+        except OSError:
+            pass
+        finally:
+            up.cancel()
+            await asyncio.gather(up, return_exceptions=True)
+            writer.close()
+            up_writer.close()
+
+    def close(self) -> None:
+        async def shut() -> None:
+            assert self.server is not None
+            self.server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shut(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+def test_a_stream_cut_before_its_end_still_gets_the_result(both_up: AegraCluster) -> None:
+    """No event stream of a sub-agent run ever reaches its end: the result comes from
+    the run's status and the remote thread's final state, and the run executes once."""
+    aegra = both_up
+    cutter = _StreamCutter(aegra.urls[0])
+    try:
+        nonce = uuid.uuid4().hex[:8]
+        script, tasks = _script(nonce, 3, 1.0)
+        remote = RemoteGraph("agent", url=cutter.url, name="cut")
+        out = _swarm(aegra.emulator, remote).invoke(
+            {"messages": [("user", script)]}, {"configurable": {"thread_id": nonce}}
+        )
+    finally:
+        cutter.close()
+    runs = _executions(aegra, nonce)
+    _check(out, tasks, runs)
+    assert max(runs.values()) == 1
+    assert cutter.cuts >= 3
