@@ -12,12 +12,12 @@ the engine's HTTP API itself instead of through `RemoteGraph.stream`, for three 
   the same run through the next URL of the deployment. The engine re-runs the run of a
   dead worker once its lease expires; the branch waits for that run, it starts none.
   A URL that refuses connections is skipped by new sub-agents for `retry_after` seconds.
-- **The result is the thread's state.** When the event stream ends, the branch reads the
-  run's status and the thread's final state, so an event stream that missed the end does
-  not lose the answer. The run's config holds only its recursion limit (the settings go
-  in `context`), so a swarm that itself runs inside a LangGraph Server does not forward
-  the server's `configurable` keys (langgraph-api answers 400 to `configurable` and
-  `context` together).
+- **The result is the thread's state.** Unless the event stream ended with the run's
+  success and a final answer, the branch reads the run's status and the thread's final
+  state, so an event stream that missed the end does not lose the answer. The run's
+  config holds only its recursion limit (the settings go in `context`), so a swarm that
+  itself runs inside a LangGraph Server does not forward the server's `configurable`
+  keys (langgraph-api answers 400 to `configurable` and `context` together).
 
 Events of the remote run (`subgraphs=True`) are forwarded to the swarm's own stream under
 the branch's namespace, as `RemoteGraph` does.
@@ -256,6 +256,8 @@ class _RemoteRun:
         self.caller_ns: tuple[str, ...] = tuple(caller_ns.split(NS_SEP)) if caller_ns else ()
         self.run_id: str | None = None
         self.last_event_id: str | None = None
+        self.ended: str | None = None  # the status an `end` event carried
+        self.last_values: dict[str, Any] = {}
 
     def _modes(self) -> list[str]:
         modes = {"values", "updates"}
@@ -277,6 +279,9 @@ class _RemoteRun:
                 if not status or status in ACTIVE:
                     async for values in self._follow(url):
                         yield values
+                    if self.ended == "success" and _answered(self.last_values):
+                        self.deployment.mark_up(url)
+                        return  # the stream's end said success and held the answer
                     status, final = await self._result(url)
             except (httpx.TransportError, _Unavailable) as err:
                 self.deployment.mark_down(url)
@@ -305,6 +310,7 @@ class _RemoteRun:
         """Stream the sub-agent's run on `url`, creating it only if the thread has none."""
         client = self.deployment.client()
         base = f"{url}/threads/{self.thread_id}"
+        self.ended = None
         if self.run_id is None:
             await _request(
                 client,
@@ -312,6 +318,9 @@ class _RemoteRun:
                 f"{url}/threads",
                 json={"thread_id": self.thread_id, "if_exists": "do_nothing"},
             )
+            # A resumed swarm finds the run this sub-agent already has. (The thread's own
+            # status and values are no guide: an engine may leave them idle and empty
+            # while a run is in flight.)
             self.run_id = await self._existing_run(url)
         if self.run_id is None:
             body = {
@@ -350,6 +359,8 @@ class _RemoteRun:
                 if event == "error":
                     return  # the run's status and the thread's state say what failed
                 if event == "end":
+                    if isinstance(data, dict) and isinstance(data.get("status"), str):
+                        self.ended = data["status"]
                     return
                 mode, ns = _split_event(event)
                 self._forward(mode, ns, data)
@@ -357,6 +368,7 @@ class _RemoteRun:
                     if "__interrupt__" in data and self.caller_ns:
                         raise GraphInterrupt([Interrupt(**i) for i in data["__interrupt__"]])
                 if mode == "values" and not ns and isinstance(data, dict):
+                    self.last_values = data
                     yield data
         finally:
             await response.aclose()
@@ -436,6 +448,13 @@ async def _sse(response: httpx.Response) -> AsyncIterator[tuple[str, Any, str | 
             data.append(value)
         elif name == "id":
             event_id = value
+
+
+def _answered(values: dict[str, Any]) -> bool:
+    """Whether the last message of a thread's values is a final AI answer."""
+    messages = values.get("messages") or []
+    last = messages[-1] if messages else None
+    return isinstance(last, dict) and last.get("type") == "ai" and not last.get("tool_calls")
 
 
 def _split_event(event: str) -> tuple[str, tuple[str, ...]]:
