@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import json
 import signal
@@ -37,6 +38,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -67,7 +69,8 @@ def _assign(role: str, task: str) -> str:
 
 def _swarm(emu: EmulatorProcess, n: int, subagent_graph: Any) -> Any:
     local = ChatKimi(base_url=emu.base_url("moonshot"), backend="moonshot", api_key="k")
-    kwargs: dict[str, Any] = {"max_subagents": n, "max_concurrency": n}
+    # the time-out bounds a sub-agent whose run an overloaded engine never finishes
+    kwargs: dict[str, Any] = {"max_subagents": n, "max_concurrency": n, "subagent_timeout": 120}
     if subagent_graph is None:
         worker = ChatKimi(base_url=emu.base_url("vllm"), backend="vllm", api_key="k")
         return create_swarm_graph(local, default_tools(), worker_model=worker, **kwargs)
@@ -84,11 +87,33 @@ async def _run(graph: Any, script: str) -> tuple[float, dict[str, Any]]:
     start = time.perf_counter()
     out = await graph.ainvoke({"messages": [("user", script)]}, config)
     wall = time.perf_counter() - start
-    statuses = [r["status"] for r in out["subagent_results"]]
-    if statuses.count("ok") != len(statuses):
-        errors = {r["error"] for r in out["subagent_results"] if r["error"]}
-        raise RuntimeError(f"{statuses.count('ok')}/{len(statuses)} ok: {errors}")
     return wall, out
+
+
+def _ok(out: dict[str, Any]) -> str:
+    records = out["subagent_results"]
+    ok = sum(r["status"] == "ok" for r in records)
+    errors = sorted({str(r["error"])[:80] for r in records if r["error"]})
+    return f"{ok}/{len(records)}" + (f" ({'; '.join(errors)})" if errors else "")
+
+
+@contextlib.contextmanager
+def _cluster(module: ModuleType, emu: EmulatorProcess, settings: dict[str, str]) -> Iterator[Any]:
+    """deploy/'s cluster with `settings`, the emulator as its model; stopped afterwards."""
+    with tempfile.TemporaryDirectory(prefix="kimi-bench-cluster-") as tmp:
+        cluster = module.Cluster(
+            state=Path(tmp) / "cluster", instances=2, settings=settings, venv=module.AEGRA_VENV
+        )
+        cluster.model_env = {
+            "KIMI_BASE_URL": emu.base_url("vllm"),
+            "KIMI_BACKEND": "vllm",
+            "KIMI_API_KEY": "k",
+        }
+        cluster.up()
+        try:
+            yield cluster
+        finally:
+            cluster.down()
 
 
 def _wall(args: argparse.Namespace, emu: EmulatorProcess, cluster: Any) -> list[list[str]]:
@@ -107,9 +132,11 @@ def _wall(args: argparse.Namespace, emu: EmulatorProcess, cluster: Any) -> list[
     for label, sub in setups.items():
         graph = _swarm(emu, args.n, sub)
         asyncio.run(_run(graph, _script(2)))  # warm-up: connections, imports
-        wall, _ = asyncio.run(_run(graph, _script(args.n)))
+        wall, out = asyncio.run(_run(graph, _script(args.n)))
         base = base or wall
-        rows.append([label, f"{wall:.2f}", f"{wall / critical:.2f}", f"{wall / base - 1:+.0%}"])
+        row = [label, f"{wall:.2f}", f"{wall / critical:.2f}", f"{wall / base - 1:+.0%}", _ok(out)]
+        print("  " + "  ".join(row), flush=True)
+        rows.append(row)
     return rows
 
 
@@ -159,9 +186,13 @@ def _failover(
 
         thread = threading.Thread(target=killer)
         thread.start()
-        asyncio.run(_run(graph, _script(8, " [[latency 3]]")))
+        _, out = asyncio.run(_run(graph, _script(8, " [[latency 3]]")))
         end = time.perf_counter()
         thread.join()
+        print(
+            f"  failover {'kill' if kill else 'calm'}: {end - mark[0]:.1f} s, {_ok(out)}",
+            flush=True,
+        )
         (killed_to_end if kill else undisturbed).append(end - mark[0])
         if kill:
             cluster.start_aegra(1)
@@ -177,6 +208,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per model call")
     parser.add_argument("--k", type=int, default=30, help="runs for the overhead (default 30)")
     parser.add_argument("--repeats", type=int, default=5, help="kills for the failover median")
+    parser.add_argument("--failover-only", action="store_true", help="skip the throughput phases")
     args = parser.parse_args()
 
     module = _cluster_module()
@@ -185,22 +217,39 @@ def main() -> None:
     if problems or not module.aegra_ready(settings):
         sys.exit(f"cluster pieces missing: {problems or 'the Aegra venv (make aegra-venv)'}")
     with EmulatorProcess(pin=False, latency=args.latency) as emu:
-        state = Path(tempfile.mkdtemp(prefix="kimi-bench-cluster-")) / "cluster"
-        cluster = module.Cluster(state=state, instances=2, venv=module.AEGRA_VENV)
-        cluster.model_env = {
-            "KIMI_BASE_URL": emu.base_url("vllm"),
-            "KIMI_BACKEND": "vllm",
-            "KIMI_API_KEY": "k",
-        }
-        cluster.up()
-        try:
-            rows = _wall(args, emu, cluster)
-            local_ms, remote_ms = _overhead(args, emu, cluster)
-            killed, calm = _failover(args, emu, cluster)
-        finally:
-            cluster.down()
-    print(f"N = {args.n} sub-agents, L = {args.latency} s per model call, one box\n")
-    print(table(["sub-agents run", "wall s", "wall / critical", "wall vs in-process"], rows))
+        # Under a load this box cannot carry, heartbeats come late and a 9 s lease is
+        # lost by live workers (Aegra then leaves some runs "running" forever), so the
+        # throughput phases run with Aegra's default lease and the failover phase with
+        # cluster.env's.
+        calm = {"LEASE_DURATION_SECONDS": "30", "HEARTBEAT_INTERVAL_SECONDS": "10"}
+        rows: list[list[str]] = []
+        local_ms = remote_ms = 0.0
+        if not args.failover_only:
+            overrides = {**settings, **calm, "REAPER_INTERVAL_SECONDS": "15"}
+            with _cluster(module, emu, overrides) as c:
+                rows = _wall(args, emu, c)
+                local_ms, remote_ms = _overhead(args, emu, c)
+        with _cluster(module, emu, settings) as c:
+            killed, undisturbed = _failover(args, emu, c)
+    if rows:
+        _print_throughput(args, rows, local_ms, remote_ms)
+    print(
+        f"\nfailover: kill -9 of one of two instances with 8 sub-agents of ~3 s running: the "
+        f"swarm ended {statistics.median(killed):.1f} s after the kill (median of "
+        f"{len(killed)}: {', '.join(f'{x:.1f}' for x in killed)}); without a kill "
+        f"{statistics.median(undisturbed):.1f} s after the same moment "
+        f"(lease {settings['LEASE_DURATION_SECONDS']} s)"
+    )
+
+
+def _print_throughput(
+    args: argparse.Namespace, rows: list[list[str]], local_ms: float, remote_ms: float
+) -> None:
+    print(
+        f"N = {args.n} sub-agents, L = {args.latency} s per model call, one box "
+        f"(throughput with Aegra's default 30 s lease)\n"
+    )
+    print(table(["sub-agents run", "wall s", "wall / critical", "vs in-process", "ok"], rows))
     two = min(float(r[1]) for r in rows[2:])
     extra = two / float(rows[0][1]) - 1
     verdict = "met" if extra <= GOAL_EXTRA_WALL else "missed"
@@ -209,12 +258,6 @@ def main() -> None:
         f"\nengine overhead per sub-agent run: {remote_ms - local_ms:.0f} ms "
         f"({remote_ms:.0f} ms as a run of one Aegra instance, {local_ms:.0f} ms in-process, "
         f"one after another, {args.k} runs at L = {args.latency} s)"
-    )
-    print(
-        f"\nfailover: kill -9 of one of two instances with 8 sub-agents of ~3 s running: the "
-        f"swarm ended {statistics.median(killed):.1f} s after the kill (median of "
-        f"{len(killed)}: {', '.join(f'{x:.1f}' for x in killed)}); without a kill "
-        f"{statistics.median(calm):.1f} s after the same moment"
     )
 
 

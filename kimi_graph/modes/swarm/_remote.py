@@ -148,6 +148,12 @@ class RemoteDeployment:
         """`url` answered: use it again."""
         self._down.pop(url, None)
 
+    async def close_client(self) -> None:
+        """Close the running event loop's HTTP client (before that loop ends)."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
     def client(self) -> httpx.AsyncClient:
         """An HTTP client of the running event loop."""
         loop = asyncio.get_running_loop()
@@ -201,7 +207,15 @@ class RemoteSubagentGraph:
         stream_mode: str = "values",
     ) -> Iterator[dict[str, Any]]:
         """`astream` on an event loop of this thread (the sync branch has none)."""
-        return _iterate_in_new_loop(lambda: self.astream(inputs, config, context=context))
+
+        async def run() -> AsyncIterator[dict[str, Any]]:
+            try:
+                async for values in self.astream(inputs, config, context=context):
+                    yield values
+            finally:
+                await self.deployment.close_client()  # the loop ends with this run
+
+        return _iterate_in_new_loop(run)
 
     async def astream(
         self,

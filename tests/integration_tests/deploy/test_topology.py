@@ -47,12 +47,18 @@ def test_two_aegra_instances_with_the_same_settings_and_env_names() -> None:
         assert set(service["environment"]) == set(cluster.INSTANCE_ENV), name
         assert service["environment"]["AEGRA_CONFIG"] == "/app/langgraph.json"
         assert service["environment"]["DATABASE_URL"].endswith("/aegra")
+        # the swarm graph spreads its sub-agents over every instance
+        ports = {s: services[s]["environment"]["PORT"] for s in services}
+        assert service["environment"]["KIMI_SUBAGENT_URLS"].split(",") == [
+            f"http://{s}:{p}" for s, p in sorted(ports.items())
+        ]
         for index in range(2):
             env = local.instance_env(index)
             # what the local instances get: cluster.env's Aegra settings and the same names
             assert set(cluster.INSTANCE_ENV) <= set(env)
             assert cluster.aegra_settings(local.settings).items() <= env.items()
             assert env["AEGRA_CONFIG"] == str(ROOT / "langgraph.json")
+            assert env["KIMI_SUBAGENT_URLS"].split(",") == local.instance_urls
     assert local.instance_env(0)["DATABASE_URL"].endswith("/aegra?sslmode=disable")
 
 

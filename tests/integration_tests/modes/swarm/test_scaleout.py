@@ -343,3 +343,40 @@ def test_a_stream_cut_before_its_end_still_gets_the_result(both_up: AegraCluster
     _check(out, tasks, runs)
     assert max(runs.values()) == 1
     assert cutter.cuts >= 3
+
+
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
+async def test_a_replayed_round_takes_the_finished_runs_results(
+    both_up: AegraCluster, mode: str
+) -> None:
+    """The swarm's round replayed from its checkpoint (as a resumed swarm does) finds each
+    sub-agent's finished run on the deployment and takes its result: no sub-agent runs
+    again, and no new run is created."""
+    aegra = both_up
+    nonce = uuid.uuid4().hex[:8]
+    script, tasks = _script(nonce, 4, 0.1)
+    remotes = [RemoteGraph("agent", url=u, name=f"aegra{i}") for i, u in enumerate(aegra.urls)]
+    graph = _swarm(aegra.emulator, remotes)
+    config = {"configurable": {"thread_id": f"replay-{nonce}"}}
+    first = graph.invoke({"messages": [("user", script)]}, config)
+    _check(first, tasks, _executions(aegra, nonce))
+    before_round = next(
+        s for s in graph.get_state_history(config) if "subagent" in s.next and not s.tasks[0].result
+    )
+    replay = (
+        graph.invoke(None, before_round.config)
+        if mode == "invoke"
+        else await graph.ainvoke(None, before_round.config)
+    )
+    _check(replay, tasks, _executions(aegra, nonce))
+    assert max(_executions(aegra, nonce).values()) == 1  # none ran again
+    assert sorted(r["output"] for r in replay["subagent_results"]) == sorted(
+        r["output"] for r in first["subagent_results"]
+    )
+    threads = {r["namespace"] for r in replay["subagent_results"]}
+    assert threads == {r["namespace"] for r in first["subagent_results"]}
+    with psycopg.connect(aegra.cluster.database_url) as conn:
+        runs = conn.execute(
+            "select count(*) from runs where input::text like %s", (f"%{nonce}%",)
+        ).fetchone()
+    assert runs is not None and runs[0] == len(tasks)  # one run per sub-agent, ever
