@@ -7,21 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.pregel.remote import RemoteGraph
 from langgraph_sdk import get_sync_client
 
 from kimi_graph import ChatKimi, create_swarm_graph
 from kimi_graph.emulator import Emulator, EmulatorConfig
+from tests.integration_tests.deploy._cluster import ROOT
 from tests.integration_tests.modes.swarm._aegra import AegraCluster, assign, start_cluster
 
 pytestmark = pytest.mark.slow
@@ -345,38 +351,54 @@ def test_a_stream_cut_before_its_end_still_gets_the_result(both_up: AegraCluster
     assert cutter.cuts >= 3
 
 
-@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
-async def test_a_replayed_round_takes_the_finished_runs_results(
-    both_up: AegraCluster, mode: str
+CHILD = Path(__file__).with_name("scaleout_child.py")
+
+
+def _runs_of(aegra: AegraCluster, nonce: str) -> dict[str, int]:
+    """Remote runs of `nonce`'s sub-agents per status."""
+    with psycopg.connect(aegra.cluster.database_url) as conn:
+        rows = conn.execute(
+            "select status, count(*) from runs where input::text like %s group by status",
+            (f"%{nonce}%",),
+        ).fetchall()
+    return {status: int(n) for status, n in rows}
+
+
+def test_a_killed_swarm_resumes_into_its_subagents_runs(
+    both_up: AegraCluster, tmp_path: Path
 ) -> None:
-    """The swarm's round replayed from its checkpoint (as a resumed swarm does) finds each
-    sub-agent's finished run on the deployment and takes its result: no sub-agent runs
-    again, and no new run is created."""
+    """The swarm's own process is killed while its sub-agents run on the deployment; the
+    runs go on there. The swarm resumed from its checkpoint (another process) joins the
+    runs still going and takes the results of the finished ones: every sub-agent executes
+    once and no run is created. (The async branch resumes in the server-run test above.)"""
     aegra = both_up
     nonce = uuid.uuid4().hex[:8]
-    script, tasks = _script(nonce, 4, 0.1)
+    fast = [f"say hello {i}-{nonce} [[latency 0.5]]" for i in range(3)]
+    slow = [f"say hello {i}-{nonce} [[latency 8]]" for i in range(3, 6)]
+    script = "".join(assign(f"r{i}", t) for i, t in enumerate(fast + slow))
+    store, thread_id = str(tmp_path / "swarm.sqlite"), f"killed-{nonce}"
+    child = subprocess.Popen(
+        [sys.executable, str(CHILD), aegra.emulator.base_url("moonshot"), store, thread_id,
+         ",".join(aegra.urls), script],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while _runs_of(aegra, nonce).get("success", 0) < len(fast):
+            assert time.monotonic() < deadline and child.poll() is None, _runs_of(aegra, nonce)
+            time.sleep(0.1)
+    finally:
+        child.kill()
+        child.wait(10)
+    assert _runs_of(aegra, nonce).get("running", 0) + _runs_of(aegra, nonce).get("pending", 0)
+
+    local = ChatKimi(base_url=aegra.emulator.base_url("moonshot"), backend="moonshot", api_key="k")
     remotes = [RemoteGraph("agent", url=u, name=f"aegra{i}") for i, u in enumerate(aegra.urls)]
-    graph = _swarm(aegra.emulator, remotes)
-    config = {"configurable": {"thread_id": f"replay-{nonce}"}}
-    first = graph.invoke({"messages": [("user", script)]}, config)
-    _check(first, tasks, _executions(aegra, nonce))
-    before_round = next(
-        s for s in graph.get_state_history(config) if "subagent" in s.next and not s.tasks[0].result
-    )
-    replay = (
-        graph.invoke(None, before_round.config)
-        if mode == "invoke"
-        else await graph.ainvoke(None, before_round.config)
-    )
-    _check(replay, tasks, _executions(aegra, nonce))
-    assert max(_executions(aegra, nonce).values()) == 1  # none ran again
-    assert sorted(r["output"] for r in replay["subagent_results"]) == sorted(
-        r["output"] for r in first["subagent_results"]
-    )
-    threads = {r["namespace"] for r in replay["subagent_results"]}
-    assert threads == {r["namespace"] for r in first["subagent_results"]}
-    with psycopg.connect(aegra.cluster.database_url) as conn:
-        runs = conn.execute(
-            "select count(*) from runs where input::text like %s", (f"%{nonce}%",)
-        ).fetchone()
-    assert runs is not None and runs[0] == len(tasks)  # one run per sub-agent, ever
+    with SqliteSaver.from_conn_string(store) as saver:
+        graph = create_swarm_graph(local, subagent_graph=remotes, checkpointer=saver)
+        config = {"configurable": {"thread_id": thread_id}}
+        out = graph.invoke(None, config)
+    runs = _executions(aegra, nonce)
+    _check(out, fast + slow, runs)
+    assert max(runs.values()) == 1  # none ran again
+    assert _runs_of(aegra, nonce) == {"success": 6}  # one run per sub-agent, ever
