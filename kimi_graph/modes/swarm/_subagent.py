@@ -355,7 +355,7 @@ class SubagentBranch:
         )
         _emit(writer, "error" if error else "finish", task, worker, namespace, record)
         reply = ToolMessage(
-            content=_reply_text(record, settings.max_result_chars),
+            content=_reply_text(record, task.get("result_chars", settings.max_result_chars)),
             tool_call_id=task["id"],
             name=ASSIGN_TASK,
             status="error" if error else "success",
