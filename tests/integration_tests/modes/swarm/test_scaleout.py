@@ -312,7 +312,6 @@ class _StreamCutter:
             pass
         finally:
             up.cancel()
-            await asyncio.gather(up, return_exceptions=True)
             writer.close()
             up_writer.close()
 
