@@ -1,4 +1,4 @@
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench clean cluster cluster-down aegra-venv
 
 PYTHON ?= python3
 VENV := .venv
@@ -38,6 +38,18 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_swarm.py
 	$(BIN)/python benchmarks/bench_ratelimit.py
 	$(BIN)/python benchmarks/bench_serve.py
+
+## cluster: PostgreSQL, Redis, two Aegra instances and HAProxy on loopback (deploy/); prints the URL
+## (CLUSTER_ARGS=--emulator serves the bundled emulator as the model)
+cluster: $(STAMP)
+	$(BIN)/python deploy/cluster.py up $(CLUSTER_ARGS)
+
+cluster-down: $(STAMP)
+	$(BIN)/python deploy/cluster.py down
+
+## aegra-venv: Aegra's own venv (Python >= 3.12) at deploy/.venv-aegra, used by the cluster and its tests
+aegra-venv: $(STAMP)
+	$(BIN)/python -c "import sys; sys.path.insert(0, 'deploy'); import cluster as c; c.build_aegra_venv(c.read_settings())"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -92,6 +92,25 @@ class KimiContext:
         bool | None,
         Field(description="Swarm: run the sub-agents in thinking mode (default instant)."),
     ] = None
+    subagent_urls: Annotated[
+        tuple[str, ...] | None,
+        Field(
+            description=(
+                "Swarm: URLs of a LangGraph deployment (Aegra or LangGraph Server instances, "
+                "or one balancer) whose runs the sub-agents become (env KIMI_SUBAGENT_URLS, "
+                "comma-separated). Only for a swarm built without worker_model/subagent_graph."
+            )
+        ),
+    ] = None
+    subagent_assistant: Annotated[
+        str | None,
+        Field(
+            description=(
+                "Swarm: the graph (or assistant id) the sub-agents run on those URLs "
+                "(env KIMI_SUBAGENT_GRAPH; default 'agent')."
+            )
+        ),
+    ] = None
 
     def __post_init__(self) -> None:
         if self.reasoning_effort is not None:
@@ -119,6 +138,15 @@ class KimiContext:
             if value is not None and (not isinstance(value, int) or value < least):
                 msg = f"KimiContext.{name} must be an integer >= {least}, got {value!r}."
                 raise ValueError(msg)
+        if self.subagent_urls is not None:
+            if isinstance(self.subagent_urls, str) or not all(
+                isinstance(u, str) for u in self.subagent_urls
+            ):
+                msg = (
+                    f"KimiContext.subagent_urls must be a list of URLs, got {self.subagent_urls!r}."
+                )
+                raise ValueError(msg)
+            object.__setattr__(self, "subagent_urls", tuple(self.subagent_urls))
 
 
 def current_context() -> KimiContext:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
@@ -25,6 +25,7 @@ from kimi_graph.modes.agent import DEFAULT_MAX_STEPS, DEFAULT_TOOL_TIMEOUT, crea
 from kimi_graph.modes.swarm import _prompts as prompts
 from kimi_graph.modes.swarm._context import compact_for_orchestrator
 from kimi_graph.modes.swarm._plan import ASSIGN_TASK_TOOL, continues_request, plan_round
+from kimi_graph.modes.swarm._remote import remote_workers
 from kimi_graph.modes.swarm._review import review_plan
 from kimi_graph.modes.swarm._settings import DEFAULT_TOOL_CALL_BUDGET, SwarmSettings
 from kimi_graph.modes.swarm._subagent import SubagentBranch, Worker, describe
@@ -97,10 +98,15 @@ class _ModelStep(ABC):
 class Orchestrator(_ModelStep):
     """The `orchestrator` node: the model plans a round with `assign_task` calls."""
 
-    def __init__(self, model: ModelLike | None, settings: SwarmSettings, workers: int) -> None:
+    def __init__(
+        self,
+        model: ModelLike | None,
+        settings: SwarmSettings,
+        workers: Callable[[KimiContext], int],
+    ) -> None:
         self.source = ModelSource(model, _bind(None))
         self.settings = settings
-        self.workers = workers
+        self.workers = workers  # how many workers a run's sub-agents spread over
 
     def _request(
         self, state: SwarmState
@@ -133,7 +139,7 @@ class Orchestrator(_ModelStep):
     def _answered(
         self, state: SwarmState, response: AIMessage, settings: SwarmSettings
     ) -> dict[str, Any]:
-        return plan_round(state, response, settings, self.workers)
+        return plan_round(state, response, settings, self.workers(current_context()))
 
     def _failed(self, state: SwarmState, err: Exception) -> dict[str, Any]:
         """A later round's plan failed: keep the results so far and go to the synthesis."""
@@ -201,7 +207,7 @@ def _workers(
         graphs = (
             list(subagent_graph) if isinstance(subagent_graph, (list, tuple)) else [subagent_graph]
         )
-        return [Worker(g, _label(g), limit) for g in graphs]
+        return [Worker(g, _label(g), limit) for g in remote_workers(graphs)]
     chosen = model if worker_model is None else worker_model
     models: list[ModelLike | None] = (
         list(chosen) if isinstance(chosen, (list, tuple)) else [cast("ModelLike | None", chosen)]
@@ -303,11 +309,11 @@ def create_swarm_graph(
         max_steps=subagent_max_steps,
         tool_timeout=tool_timeout,
     )
-    orchestrator = Orchestrator(model, settings, len(workers))
-    synthesis = Synthesis(model, settings)
     branch = SubagentBranch(
         workers, settings, follow_run_model=worker_model is None and subagent_graph is None
     )
+    orchestrator = Orchestrator(model, settings, lambda context: len(branch.run_workers(context)))
+    synthesis = Synthesis(model, settings)
 
     builder = StateGraph(
         SwarmState,

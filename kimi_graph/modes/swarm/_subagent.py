@@ -21,7 +21,6 @@ import contextlib
 import contextvars
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +50,11 @@ from kimi_graph.modes.agent import (
 )
 from kimi_graph.modes.swarm import _prompts as prompts
 from kimi_graph.modes.swarm._prompts import ASSIGN_TASK
+from kimi_graph.modes.swarm._remote import (
+    RemoteSubagentGraph,
+    deployment_graphs,
+    subagent_thread_id,
+)
 from kimi_graph.modes.swarm._settings import SwarmSettings
 from kimi_graph.state import SubagentResult, SubagentTask
 
@@ -204,13 +208,33 @@ class SubagentBranch:
         self.settings = settings
         self.follow_run_model = follow_run_model
         self.groups = ConcurrencyGroups()
+        self._deployments: dict[Any, list[Worker]] = {}
+        self._deployments_lock = threading.Lock()
+
+    def run_workers(self, context: KimiContext) -> list[Worker]:
+        """The workers of a run: the deployment its settings name, else the built ones.
+
+        Only a swarm built without `worker_model`/`subagent_graph` follows
+        `KimiContext.subagent_urls` / `KIMI_SUBAGENT_URLS`.
+        """
+        graphs = deployment_graphs(context) if self.follow_run_model else ()
+        if not graphs:
+            return self.workers
+        with self._deployments_lock:
+            workers = self._deployments.get(graphs)
+            if workers is None:
+                limit = self.workers[0].limit if self.workers else None
+                workers = [Worker(g, g.name, limit) for g in graphs]
+                self._deployments[graphs] = workers
+        return workers
 
     def _prepare(
         self, task: SubagentTask, config: RunnableConfig
     ) -> tuple[Worker, SwarmSettings, dict[str, Any], RunnableConfig, KimiContext, str]:
         run_context = current_context()
         settings = self.settings.for_run(run_context)
-        worker = self.workers[task["worker_index"] % len(self.workers)]
+        workers = self.run_workers(run_context)
+        worker = workers[task["worker_index"] % len(workers)]
         extra = f"\n\nInstructions: {task['instructions']}" if task.get("instructions") else ""
         system = prompts.SUBAGENT_PROMPT.format(
             role=task["role"] or "a sub-agent", instructions=extra
@@ -228,8 +252,8 @@ class SubagentBranch:
         # The branch's config carries the swarm's recursion limit; the nested run needs
         # its own, sized for the sub-agent's steps (two supersteps each).
         config = {**config, "recursion_limit": 2 * settings.subagent_max_steps + 5}
-        if isinstance(worker.graph, RemoteGraph):
-            config = _remote_thread(config, namespace)
+        if isinstance(worker.graph, (RemoteGraph, RemoteSubagentGraph)):
+            config = _remote_thread(config, namespace, task["id"])
         return worker, settings, inputs, config, context, namespace
 
     def run(self, task: SubagentTask, config: RunnableConfig) -> Command[Any]:
@@ -388,13 +412,13 @@ def _reply_text(record: SubagentResult, limit: int) -> str:
     return f"{text}\nPartial output:\n{clipped}" if clipped else text
 
 
-def _remote_thread(config: RunnableConfig, namespace: str) -> RunnableConfig:
-    """Give a remote sub-agent a thread of its own, stable across resumes."""
+def _remote_thread(config: RunnableConfig, namespace: str, subagent_id: str) -> RunnableConfig:
+    """Give a remote sub-agent a thread of its own, keyed by the swarm's thread and its id."""
     configurable = dict(config.get("configurable") or {})
     parent = configurable.get("thread_id")
     if parent is None:
         return config
-    configurable["thread_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{parent}/{namespace}"))
+    configurable["thread_id"] = subagent_thread_id(str(parent), namespace, subagent_id)
     return {**config, "configurable": configurable}
 
 

@@ -1,0 +1,265 @@
+#!/usr/bin/env python
+"""Benchmark: a swarm's sub-agents in-process vs as runs of one or two Aegra instances.
+
+Starts the K2.5 emulator (a child process, a fixed latency L per model call) and the
+cluster of deploy/ (PostgreSQL, Redis, two Aegra instances, HAProxy; see
+`make cluster`), then prints, measured in this one run:
+
+* wall time of a swarm of N sub-agents (default 300, L = 0.5 s) with the sub-agents
+  in-process, on one Aegra instance, on two through a URL list and on two through the
+  balancer; wall / critical path (orchestrator + one wave of sub-agents + synthesis =
+  3·L) and wall / in-process. Goal: two instances add <= 25% wall over in-process.
+  Each sub-agent runs the agent graph of langgraph.json (web search, Python sandbox,
+  URL reader bound) and answers in one model call.
+* engine overhead per sub-agent run: K sub-agent runs one after another through the
+  deployment minus the same in-process, per run (ms), both at latency L.
+* failover: a swarm of 8 sub-agents of ~3 s each over a URL list; when all run, one
+  instance gets `kill -9`; seconds from the kill to the swarm's end (median of
+  --repeats) next to the same swarm's remaining time without a kill.
+
+Needs what `make cluster` needs (Debian postgresql, redis-server and haproxy, the Aegra
+venv of `make aegra-venv`). Run from the repository root (about 3 minutes)::
+
+    .venv/bin/python benchmarks/bench_scaleout.py
+    .venv/bin/python benchmarks/bench_scaleout.py --n 100 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import json
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from _bench import ROOT, EmulatorProcess, table  # also puts the repo root on sys.path
+from langchain_core.messages import HumanMessage
+from langgraph.pregel.remote import RemoteGraph
+
+from kimi_graph import ChatKimi, create_agent_graph, create_swarm_graph
+from kimi_graph.modes.swarm._remote import remote_workers
+from kimi_graph.tools import default_tools
+
+GOAL_EXTRA_WALL = 0.25
+
+
+def _cluster_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("deploy_cluster", ROOT / "deploy" / "cluster.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _assign(role: str, task: str) -> str:
+    return f"[[call assign_task {json.dumps({'role': role, 'task': task})}]]"
+
+
+def _swarm(emu: EmulatorProcess, n: int, subagent_graph: Any) -> Any:
+    local = ChatKimi(base_url=emu.base_url("moonshot"), backend="moonshot", api_key="k")
+    # the time-out bounds a sub-agent whose run an overloaded engine never finishes
+    kwargs: dict[str, Any] = {"max_subagents": n, "max_concurrency": n, "subagent_timeout": 120}
+    if subagent_graph is None:
+        worker = ChatKimi(base_url=emu.base_url("vllm"), backend="vllm", api_key="k")
+        return create_swarm_graph(local, default_tools(), worker_model=worker, **kwargs)
+    return create_swarm_graph(local, subagent_graph=subagent_graph, **kwargs)
+
+
+def _script(n: int, extra: str = "") -> str:
+    nonce = uuid.uuid4().hex[:8]
+    return "".join(_assign(f"r{i}", f"say hello {i}-{nonce}{extra}") for i in range(n))
+
+
+async def _run(graph: Any, script: str) -> tuple[float, dict[str, Any]]:
+    config = {"configurable": {"thread_id": uuid.uuid4().hex}, "recursion_limit": 50}
+    start = time.perf_counter()
+    out = await graph.ainvoke({"messages": [("user", script)]}, config)
+    wall = time.perf_counter() - start
+    return wall, out
+
+
+def _ok(out: dict[str, Any]) -> str:
+    records = out["subagent_results"]
+    ok = sum(r["status"] == "ok" for r in records)
+    errors = sorted({str(r["error"])[:80] for r in records if r["error"]})
+    return f"{ok}/{len(records)}" + (f" ({'; '.join(errors)})" if errors else "")
+
+
+@contextlib.contextmanager
+def _cluster(module: ModuleType, emu: EmulatorProcess, settings: dict[str, str]) -> Iterator[Any]:
+    """deploy/'s cluster with `settings`, the emulator as its model; stopped afterwards."""
+    with tempfile.TemporaryDirectory(prefix="kimi-bench-cluster-") as tmp:
+        cluster = module.Cluster(
+            state=Path(tmp) / "cluster", instances=2, settings=settings, venv=module.AEGRA_VENV
+        )
+        cluster.model_env = {
+            "KIMI_BASE_URL": emu.base_url("vllm"),
+            "KIMI_BACKEND": "vllm",
+            "KIMI_API_KEY": "k",
+        }
+        cluster.up()
+        try:
+            yield cluster
+        finally:
+            cluster.down()
+
+
+def _wall(args: argparse.Namespace, emu: EmulatorProcess, cluster: Any) -> list[list[str]]:
+    a, b = cluster.instance_urls
+    setups = {
+        "in-process": None,
+        "1 Aegra instance": RemoteGraph("agent", url=a, name="a"),
+        "2 instances, URL list": [
+            RemoteGraph("agent", url=a, name="a"),
+            RemoteGraph("agent", url=b, name="b"),
+        ],
+        "2 instances, balancer": RemoteGraph("agent", url=cluster.url, name="lb"),
+    }
+    critical = 3 * args.latency
+    rows, base = [], 0.0
+    for label, sub in setups.items():
+        graph = _swarm(emu, args.n, sub)
+        asyncio.run(_run(graph, _script(2)))  # warm-up: connections, imports
+        wall, out = asyncio.run(_run(graph, _script(args.n)))
+        base = base or wall
+        row = [label, f"{wall:.2f}", f"{wall / critical:.2f}", f"{wall / base - 1:+.0%}", _ok(out)]
+        print("  " + "  ".join(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def _overhead(args: argparse.Namespace, emu: EmulatorProcess, cluster: Any) -> tuple[float, float]:
+    """Mean ms of one sub-agent run, one after another: in-process, and as a remote run.
+
+    Both call the same emulator (latency L); the difference is the engine's cost.
+    """
+    worker = ChatKimi(base_url=emu.base_url("vllm"), backend="vllm", api_key="k")
+    local = create_agent_graph(worker, default_tools())
+    remote = remote_workers([RemoteGraph("agent", url=cluster.instance_urls[0], name="a")])[0]
+
+    async def timed(one: Any) -> float:
+        await one(-1)  # warm-up
+        start = time.perf_counter()
+        for i in range(args.k):
+            await one(i)
+        return (time.perf_counter() - start) / args.k * 1000
+
+    async def local_run(i: int) -> None:
+        await local.ainvoke({"messages": [("user", f"say hello {i}")]})
+
+    async def remote_run(i: int) -> None:
+        inputs = {"messages": [HumanMessage(f"say hello {i}")]}
+        async for _ in remote.astream(inputs, {"configurable": {"thread_id": uuid.uuid4().hex}}):
+            pass
+
+    return asyncio.run(timed(local_run)), asyncio.run(timed(remote_run))
+
+
+def _failover(
+    args: argparse.Namespace, emu: EmulatorProcess, cluster: Any
+) -> tuple[list[float], list[float]]:
+    a, b = cluster.instance_urls
+    remotes = [RemoteGraph("agent", url=a, name="a"), RemoteGraph("agent", url=b, name="b")]
+    graph = _swarm(emu, 8, remotes)
+    killed_to_end, undisturbed = [], []
+    for repeat in range(args.repeats + 1):
+        kill = repeat < args.repeats
+        mark: list[float] = []
+
+        def killer(kill: bool = kill, mark: list[float] = mark) -> None:
+            time.sleep(1.5)  # the orchestrator's call, then every sub-agent running
+            mark.append(time.perf_counter())
+            if kill:
+                cluster.kill("aegra2", signal.SIGKILL)
+
+        thread = threading.Thread(target=killer)
+        thread.start()
+        _, out = asyncio.run(_run(graph, _script(8, " [[latency 3]]")))
+        end = time.perf_counter()
+        thread.join()
+        print(
+            f"  failover {'kill' if kill else 'calm'}: {end - mark[0]:.1f} s, {_ok(out)}",
+            flush=True,
+        )
+        (killed_to_end if kill else undisturbed).append(end - mark[0])
+        if kill:
+            cluster.start_aegra(1)
+    return killed_to_end, undisturbed
+
+
+def main() -> None:
+    """Start the emulator and the cluster, measure, print the figures."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=300, help="sub-agents per swarm (default 300)")
+    parser.add_argument("--latency", type=float, default=0.5, help="seconds per model call")
+    parser.add_argument("--k", type=int, default=30, help="runs for the overhead (default 30)")
+    parser.add_argument("--repeats", type=int, default=5, help="kills for the failover median")
+    parser.add_argument("--failover-only", action="store_true", help="skip the throughput phases")
+    args = parser.parse_args()
+
+    module = _cluster_module()
+    settings = module.read_settings()
+    problems = module.check_versions(settings)
+    if problems or not module.aegra_ready(settings):
+        sys.exit(f"cluster pieces missing: {problems or 'the Aegra venv (make aegra-venv)'}")
+    with EmulatorProcess(pin=False, latency=args.latency) as emu:
+        # Under a load this box cannot carry, heartbeats come late and a 9 s lease is
+        # lost by live workers (Aegra then leaves some runs "running" forever), so the
+        # throughput phases run with Aegra's default lease and the failover phase with
+        # cluster.env's.
+        calm = {"LEASE_DURATION_SECONDS": "30", "HEARTBEAT_INTERVAL_SECONDS": "10"}
+        rows: list[list[str]] = []
+        local_ms = remote_ms = 0.0
+        if not args.failover_only:
+            overrides = {**settings, **calm, "REAPER_INTERVAL_SECONDS": "15"}
+            with _cluster(module, emu, overrides) as c:
+                rows = _wall(args, emu, c)
+                local_ms, remote_ms = _overhead(args, emu, c)
+        with _cluster(module, emu, settings) as c:
+            killed, undisturbed = _failover(args, emu, c)
+    if rows:
+        _print_throughput(args, rows, local_ms, remote_ms)
+    print(
+        f"\nfailover: kill -9 of one of two instances with 8 sub-agents of ~3 s running: the "
+        f"swarm ended {statistics.median(killed):.1f} s after the kill (median of "
+        f"{len(killed)}: {', '.join(f'{x:.1f}' for x in killed)}); without a kill "
+        f"{statistics.median(undisturbed):.1f} s after the same moment "
+        f"(lease {settings['LEASE_DURATION_SECONDS']} s)"
+    )
+
+
+def _print_throughput(
+    args: argparse.Namespace, rows: list[list[str]], local_ms: float, remote_ms: float
+) -> None:
+    print(
+        f"N = {args.n} sub-agents, L = {args.latency} s per model call, one box "
+        f"(throughput with Aegra's default 30 s lease)\n"
+    )
+    print(table(["sub-agents run", "wall s", "wall / critical", "vs in-process", "ok"], rows))
+    two = min(float(r[1]) for r in rows[2:])
+    extra = two / float(rows[0][1]) - 1
+    verdict = "met" if extra <= GOAL_EXTRA_WALL else "missed"
+    print(f"\ntwo instances add {extra:+.0%} wall over in-process (goal <= +25%: {verdict})")
+    print(
+        f"\nengine overhead per sub-agent run: {remote_ms - local_ms:.0f} ms "
+        f"({remote_ms:.0f} ms as a run of one Aegra instance, {local_ms:.0f} ms in-process, "
+        f"one after another, {args.k} runs at L = {args.latency} s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
