@@ -17,7 +17,7 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
@@ -29,6 +29,7 @@ from langgraph.types import Checkpointer, Command
 
 from kimi_graph._turns import after_last_user
 from kimi_graph.context import KimiContext, current_context
+from kimi_graph.modes import _control_hook as control
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, with_system
 from kimi_graph.modes._tool_results import ContextStrategy, keep_latest_tool_results
 from kimi_graph.state import AgentLoopState, ConversationState, InputState
@@ -115,6 +116,8 @@ def _timeout_message(request: ToolCallRequest, timeout: float) -> ToolMessage:
 
 
 ToolResult = ToolMessage | Command[Any]
+Steering = tuple[list[HumanMessage], str | None]
+"""A controlled sub-agent's added messages and cancel reason for one model call."""
 
 
 class ToolTimeout:
@@ -206,6 +209,7 @@ class AgentNodes:
             return llm.bind_tools(tool_list, **extra) if tool_list else llm
 
         self.source = ModelSource(model, prepare)
+        self.bare = ModelSource(model)  # a cancelled sub-agent's last call: no tools
         self.thinking = thinking
         self.system_prompt = system_prompt
         self.max_steps = max_steps
@@ -223,23 +227,35 @@ class AgentNodes:
 
     def _request(
         self, state: AgentLoopState
-    ) -> tuple[Any, list[AnyMessage], dict[str, Any], AIMessage | None, KimiContext]:
+    ) -> tuple[Any, list[AnyMessage], dict[str, Any], AIMessage | None, KimiContext, Steering]:
         context = current_context()
-        messages = state["messages"]
+        steering = control.steer_step(state["messages"])  # a controlled swarm's steer/cancel
+        added, wrap_up = steering
+        messages = [*state["messages"], *added]
         max_steps = context.max_steps or self.max_steps
-        if model_steps(messages) >= max_steps:
-            return None, messages, {}, step_limit_message(max_steps, messages), context
+        if wrap_up is None and model_steps(messages) >= max_steps:
+            stop = step_limit_message(max_steps, messages)
+            return None, messages, {}, stop, context, steering
         if self.context_strategy is not None:
             messages = self.context_strategy(messages)
-        llm = self.source.get(context)
+        llm = (self.source if wrap_up is None else self.bare).get(context)
         thinking = context.thinking if context.thinking is not None else self.thinking
         prompt = context.system_prompt or self.system_prompt
-        return llm, with_system(messages, prompt), call_kwargs(llm, thinking), None, context
+        kwargs = call_kwargs(llm, thinking)
+        return llm, with_system(messages, prompt), kwargs, None, context, steering
 
     def _finish(
-        self, state: AgentLoopState, response: AIMessage, context: KimiContext
-    ) -> dict[str, list[AIMessage]]:
-        messages = state["messages"]
+        self,
+        state: AgentLoopState,
+        response: AIMessage,
+        context: KimiContext,
+        steering: Steering = ([], None),
+    ) -> dict[str, list[AnyMessage]]:
+        added, wrap_up = steering
+        messages = [*state["messages"], *added]
+        control.report_steps(model_steps(messages) + 1)
+        if wrap_up is not None:
+            return {"messages": [*added, control.wrapped_up(response, wrap_up)]}
         calls = len(response.tool_calls) + len(response.invalid_tool_calls)
         budget = (
             context.max_tool_calls if context.max_tool_calls is not None else self.max_tool_calls
@@ -250,24 +266,28 @@ class AgentNodes:
         # graph's recursion limit): end cleanly instead of raising.
         elif response.tool_calls and state.get("remaining_steps", 1000) < 2:
             response = step_limit_message(model_steps(messages) + 1, messages)
-        return {"messages": [response]}
+        return {"messages": [*added, response]}
 
     def call_model(self, state: AgentLoopState, config: RunnableConfig) -> dict[str, Any]:
         """The model node (sync)."""
-        llm, messages, kwargs, stop, context = self._request(state)
-        return self._finish(state, stop or llm.invoke(messages, config, **kwargs), context)
+        llm, messages, kwargs, stop, context, steering = self._request(state)
+        response = stop or llm.invoke(messages, config, **kwargs)
+        return self._finish(state, response, context, steering)
 
     async def acall_model(self, state: AgentLoopState, config: RunnableConfig) -> dict[str, Any]:
         """The model node (async)."""
-        llm, messages, kwargs, stop, context = self._request(state)
+        llm, messages, kwargs, stop, context, steering = self._request(state)
         response = stop or await llm.ainvoke(messages, config, **kwargs)
-        return self._finish(state, response, context)
+        return self._finish(state, response, context, steering)
 
     def run_tools(self, state: AgentLoopState, config: RunnableConfig) -> dict[str, Any]:
         """The tool node (sync): parallel calls run concurrently on threads."""
         last = state["messages"][-1]
         if not isinstance(last, AIMessage):  # reached only after a model turn
             return {"messages": []}
+        refused = control.refused_tools()  # a cancelled sub-agent starts no new tool
+        if refused is not None:
+            return {"messages": control.cancelled_tool_messages(last, refused)}
         out: list[Any] = []
         if last.tool_calls and self.tool_node is not None:
             out = _tool_messages(self.tool_node.invoke(state, config))
@@ -278,6 +298,9 @@ class AgentNodes:
         last = state["messages"][-1]
         if not isinstance(last, AIMessage):  # reached only after a model turn
             return {"messages": []}
+        refused = control.refused_tools()  # a cancelled sub-agent starts no new tool
+        if refused is not None:
+            return {"messages": control.cancelled_tool_messages(last, refused)}
         out: list[Any] = []
         if last.tool_calls and self.tool_node is not None:
             out = _tool_messages(await self.tool_node.ainvoke(state, config))
