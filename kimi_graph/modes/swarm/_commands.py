@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
 
 from langchain_core.messages import AnyMessage, HumanMessage
@@ -58,6 +59,9 @@ STATUS_NAMESPACE = ("kimi_graph", "swarm")
 ACTIONS = ("steer", "cancel", "abort", "stop")
 POLL_INTERVAL = 0.2
 """Seconds between two reads of the commands (and writes of the statuses)."""
+CLOCK_SLACK = 1.5
+"""Seconds a command may seem older than its sub-agent and still apply: some stores
+(SQLite) keep `created_at` to the second."""
 READY_WAIT = 2.0
 """Seconds a starting sub-agent waits at most for the feed's first read."""
 STOPPED = "the swarm was stopped"
@@ -423,9 +427,22 @@ class CommandFeed:
                 time.sleep(POLL_INTERVAL)
             self.synced.set()
             if quitting:
+                self._forget()
                 return
             self._wake.wait(POLL_INTERVAL)
             self._wake.clear()
+
+    def _forget(self) -> None:
+        """Delete the commands this run read, once its sub-agents are done.
+
+        A later run of the thread must not see them. A crashed run never gets here, so
+        its commands wait for its resume.
+        """
+        keys = [*self.commands, *self.ignored]
+        if keys:
+            ns = (*CONTROL_NAMESPACE, self.thread_id)
+            with contextlib.suppress(Exception):  # best effort: `since` guards as well
+                self.store.batch([PutOp(ns, key, None) for key in keys])
 
     def _tick(self) -> None:
         if self._known is None:
@@ -450,7 +467,7 @@ class CommandFeed:
         for item in _search_all(self.store, (*CONTROL_NAMESPACE, self.thread_id)):
             if item.key in self.commands or item.key in self.ignored:
                 continue
-            parsed = parse_command(item.key, item.value, item.created_at.timestamp())
+            parsed = parse_command(item.key, item.value, _timestamp(item.created_at))
             with self._lock:
                 if isinstance(parsed, str):
                     self.ignored[item.key] = parsed
@@ -458,13 +475,20 @@ class CommandFeed:
                     self.commands[item.key] = parsed
         for command in sorted(self.commands.values(), key=lambda c: c.created):
             for control in controls:
-                if control.since is None or command.created < control.since:
+                if control.since is None or command.created < control.since - CLOCK_SLACK:
                     continue
                 if command.subagent is None or command.subagent == control.id:
                     control.apply(command)
         for control in controls:
             if control.since is not None:
                 control.ready.set()
+
+
+def _timestamp(moment: datetime) -> float:
+    """A store's `created_at` as a POSIX time (a naive one is UTC, as SQLite's is)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 def _search_all(store: BaseStore, namespace: tuple[str, ...]) -> list[Any]:
