@@ -9,8 +9,8 @@ call) and measures:
   without a store, and as a controllable run (a store and a ``thread_id``: the
   command feed reads commands and writes each sub-agent's status), with an
   ``InMemoryStore`` and, given ``--postgres URL``, a ``PostgresStore``. The runs are
-  interleaved over ``--repeats`` repeats and the ratio is the median of the per-repeat
-  ratios. Goals: <= 1.05 (in memory), <= 1.10 (PostgreSQL).
+  interleaved over ``--repeats`` repeats (the order rotating) and the ratio is the
+  median of the per-repeat ratios. Goals: <= 1.05 (in memory), <= 1.10 (PostgreSQL).
 * **abort latency**: ``--aborts`` sub-agents (default 20) each stuck in a model call
   that takes a minute; each is aborted in turn through ``SwarmControl.abort`` and the
   time from the command to its ``aborted`` progress event is taken, on ``invoke`` and
@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from _bench import EmulatorProcess, environment, paired_ratio, ratio_range, table
+from _bench import EmulatorProcess, environment, paired_ratio, ratio_range, rotate, table
 from langchain_core.tools import tool
 from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
@@ -92,11 +92,11 @@ def overhead(model: ChatKimi, n: int, repeats: int, postgres: str | None) -> lis
         stores["PostgresStore"] = lambda: pg_store
     try:
         run_once(model, min(n, 20), None)  # warm-up: pools, imports
-        walls: dict[str, list[float]] = {"no store": [], **{k: [] for k in stores}}
-        for _ in range(repeats):
-            walls["no store"].append(run_once(model, n, None))
-            for name, make in stores.items():
-                walls[name].append(run_once(model, n, make()))
+        makers: dict[str, Callable[[], Any]] = {"no store": lambda: None, **stores}
+        walls: dict[str, list[float]] = {k: [] for k in makers}
+        for repeat in range(repeats):  # a different run goes first in each repeat
+            for name in rotate(list(makers), repeat):
+                walls[name].append(run_once(model, n, makers[name]()))
     finally:
         if pg_cm is not None:
             pg_cm.__exit__(None, None, None)
@@ -180,7 +180,7 @@ def main() -> None:
     """Parse the arguments, run the measurements, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=300, help="sub-agents of the overhead run")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats")
     parser.add_argument("--latency", type=float, default=0.05, help="emulator s per call")
     parser.add_argument("--aborts", type=int, default=20, help="aborts per path")
     parser.add_argument(

@@ -29,6 +29,7 @@ __all__ = [
     "refused_tools",
     "report_steps",
     "steer_step",
+    "steer_waiting",
     "wrapped_up",
 ]
 
@@ -62,6 +63,10 @@ class StepControl(Protocol):
         """Report the model calls made so far."""
         ...
 
+    def steer_waiting(self, messages: Sequence[AnyMessage]) -> bool:
+        """True if a steer is not yet in `messages` (and the sub-agent may go on)."""
+        ...
+
 
 ACTIVE: ContextVar[StepControl | None] = ContextVar("kimi_graph_step_control", default=None)
 
@@ -93,6 +98,20 @@ def steer_step(messages: Sequence[AnyMessage]) -> tuple[list[HumanMessage], str 
     added, reason = control.before_model(messages)
     seen = {m.id for m in messages if m.id}
     return [m for m in added if m.id not in seen], reason
+
+
+def steer_waiting(messages: Sequence[AnyMessage]) -> bool:
+    """True when a steer came during the sub-agent's final call: it gets one more."""
+    control = ACTIVE.get()
+    if control is None or not messages:
+        return False
+    last = messages[-1]
+    if getattr(last, "response_metadata", {}).get("finish_reason") in _LOOP_ENDS:
+        return False  # the step limit or the tool budget ended the loop
+    return control.steer_waiting(messages)
+
+
+_LOOP_ENDS = frozenset({"step_limit", "tool_budget"})
 
 
 def refused_tools() -> str | None:

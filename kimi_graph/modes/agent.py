@@ -167,12 +167,20 @@ class ToolTimeout:
             return _timeout_message(request, self.timeout)
 
 
-def route_after_model(state: ConversationState) -> Literal["tools", "__end__"]:
-    """Go to the tools while the model's last message calls one."""
+def route_after_model(state: ConversationState) -> Literal["tools", "agent", "__end__"]:
+    """Go to the tools while the model's last message calls one.
+
+    A swarm's sub-agent steered during what would have been its final call gets one
+    more call (`agent`), which reads the steer.
+    """
     last = state["messages"][-1]
     if isinstance(last, AIMessage) and (last.tool_calls or last.invalid_tool_calls):
         return "tools"
-    return "__end__"  # langgraph.graph.END, spelled out for the Literal
+    return "agent" if control.steer_waiting(state["messages"]) else "__end__"
+
+
+def _route_without_tools(state: ConversationState) -> Literal["agent", "__end__"]:
+    return "agent" if control.steer_waiting(state["messages"]) else "__end__"
 
 
 class AgentNodes:
@@ -379,10 +387,10 @@ def create_agent_graph(
         builder.add_node(
             "tools", RunnableLambda(nodes.run_tools, afunc=nodes.arun_tools, name="tools")
         )
-        builder.add_conditional_edges("agent", route_after_model, ["tools", END])
+        builder.add_conditional_edges("agent", route_after_model, ["tools", "agent", END])
         builder.add_edge("tools", "agent")
     else:
-        builder.add_edge("agent", END)
+        builder.add_conditional_edges("agent", _route_without_tools, ["agent", END])
     graph = builder.compile(checkpointer=checkpointer, store=store, name=name)
     # Two supersteps per model step, plus slack for the final answer. A run whose
     # context raises max_steps above this gets the step-limit message early.

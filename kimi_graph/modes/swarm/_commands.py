@@ -197,6 +197,13 @@ class SubagentControl:
                 added.append(wrap_up)
         return added, reason
 
+    def steer_waiting(self, messages: Sequence[AnyMessage]) -> bool:
+        """A steer not yet delivered, and no cancel or abort."""
+        if self.cancel_reason is not None or self.abort_reason is not None:
+            return False
+        seen = {m.id for m in messages if m.id}
+        return any(f"kimi-steer-{c.key}" not in seen for c in list(self.steers))
+
     def tools_refused(self) -> str | None:
         """The cancel (or abort) reason once given."""
         return self.cancel_reason or self.abort_reason

@@ -345,3 +345,26 @@ async def test_async_twins_on_a_native_ainvoke(kimi, emulator) -> None:
     assert records["a"]["usage"]["total_tokens"] > 0 and records["b"]["usage"]["total_tokens"] > 0
     with pytest.raises(ValueError, match="no running swarm"):
         await control.astop(thread)
+
+
+@HOW
+def test_a_steer_during_the_final_call_gets_one_more_call(kimi, emulator, how) -> None:
+    nonce = uuid.uuid4().hex[:8]
+    prompt = assign("slow", f"[[latency 2]] F-{nonce} [[answer original-{nonce}]]") + assign(
+        "sibling", f"[[answer sibling-done-{nonce}]]"
+    )
+    store = InMemoryStore()
+    control = SwarmControl(store)
+    run = BackgroundRun(_swarm(kimi, store), prompt, how).start()
+    slow = wait_for(control, run.thread_id, running("slow", steps=0))["slow"]
+    deadline = time.monotonic() + 10
+    while not _requests_with(emulator, f"F-{nonce}"):  # its only call is in flight
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    control.steer(run.thread_id, slow["id"], f"[[answer steered-{nonce}]]")
+    records = run.records()
+
+    assert records["slow"]["status"] == "ok"
+    assert records["slow"]["output"] == f"steered-{nonce}"
+    assert records["slow"]["steps"] == 2
+    assert records["sibling"]["output"] == f"sibling-done-{nonce}"
