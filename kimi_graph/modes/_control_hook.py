@@ -10,7 +10,8 @@ the agent loop behaves as before.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ __all__ = [
     "cancelled_tool_messages",
     "control_message",
     "is_control_message",
+    "on_abort",
     "refused_tools",
     "report_steps",
     "steer_step",
@@ -65,6 +67,10 @@ class StepControl(Protocol):
 
     def steer_waiting(self, messages: Sequence[AnyMessage]) -> bool:
         """True if a steer is not yet in `messages` (and the sub-agent may go on)."""
+        ...
+
+    def add_abort_callback(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` on abort (at once if aborted); returns its remover."""
         ...
 
 
@@ -112,6 +118,25 @@ def steer_waiting(messages: Sequence[AnyMessage]) -> bool:
 
 
 _LOOP_ENDS = frozenset({"step_limit", "tool_budget"})
+
+
+@contextlib.contextmanager
+def on_abort(callback: Callable[[], None]) -> Iterator[None]:
+    """Within the block, an abort of the current sub-agent calls `callback`.
+
+    Tools use it to stop work that an abandoned thread would otherwise finish: a
+    sandboxed process is killed, a download's connection closed. Outside a controlled
+    swarm it does nothing.
+    """
+    control = ACTIVE.get()
+    if control is None:
+        yield
+        return
+    remove = control.add_abort_callback(callback)
+    try:
+        yield
+    finally:
+        remove()
 
 
 def refused_tools() -> str | None:

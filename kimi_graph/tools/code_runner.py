@@ -74,6 +74,7 @@ from langchain_core.callbacks import (
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
+from kimi_graph.modes._control_hook import on_abort
 from kimi_graph.tools._bwrap import SANDBOX_HOME, bwrap_argv, bwrap_problem, interpreter_dirs
 from kimi_graph.tools._cgroup import RunCgroup
 from kimi_graph.tools._errors import SandboxError, format_validation_error
@@ -314,7 +315,9 @@ class PythonRunnerTool(BaseTool):
 
     def _supervise(self, proc: subprocess.Popen[bytes]) -> RunResult:
         try:
-            return _supervise(proc, self.timeout, self.max_output_chars)
+            # an aborted swarm sub-agent kills its program at once (not at the timeout)
+            with on_abort(lambda: _kill_group(proc.pid)):
+                return _supervise(proc, self.timeout, self.max_output_chars)
         except BaseException:  # e.g. KeyboardInterrupt: never leave the child running
             _kill_group(proc.pid)
             proc.wait()

@@ -148,6 +148,7 @@ class SubagentControl:
         self.ready = threading.Event()  # the feed has set `since` and handed its commands
         self._lock = threading.Lock()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = []
+        self._on_abort: dict[int, Callable[[], None]] = {}
         self.feed: CommandFeed | None = None
 
     # -- the commands ---------------------------------------------------------------
@@ -173,6 +174,30 @@ class SubagentControl:
             self.woken.set()
             for loop, future in waiters:
                 loop.call_soon_threadsafe(_settle, future)
+            self._run_abort_callbacks()
+
+    def add_abort_callback(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` on abort (at once if already aborted); returns its remover."""
+        token = id(callback)
+        with self._lock:
+            aborted = self.abort_reason is not None
+            if not aborted:
+                self._on_abort[token] = callback
+        if aborted:
+            callback()
+
+        def remove() -> None:
+            with self._lock:
+                self._on_abort.pop(token, None)
+
+        return remove
+
+    def _run_abort_callbacks(self) -> None:
+        with self._lock:
+            callbacks, self._on_abort = list(self._on_abort.values()), {}
+        for callback in callbacks:
+            with contextlib.suppress(Exception):  # a tool's clean-up must not stop the feed
+                callback()
 
     # -- the agent loop's StepControl -------------------------------------------------
 
