@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
 
 from langchain_core.messages import AnyMessage, HumanMessage
-from langgraph.config import get_store
+from langgraph.config import get_config, get_store
 from langgraph.store.base import BaseStore, PutOp
 
 from kimi_graph.modes import _control_hook as hook
@@ -38,6 +38,8 @@ from kimi_graph.state import SubagentTask
 
 __all__ = [
     "ACTIONS",
+    "acancel_remote_runs",
+    "cancel_remote_runs",
     "CONTROL_NAMESPACE",
     "POLL_INTERVAL",
     "STATUS_NAMESPACE",
@@ -533,15 +535,19 @@ def _search_all(store: BaseStore, namespace: tuple[str, ...]) -> list[Any]:
 
 
 def open_control(
-    task: SubagentTask, namespace: str, config: Any, writer: Any, worker: str
+    task: SubagentTask, namespace: str, writer: Any, worker: str
 ) -> SubagentControl | None:
-    """The control of a sub-agent of a controllable run (a store and a thread), or None."""
-    thread_id = (config.get("configurable") or {}).get("thread_id")
-    if thread_id is None:
-        return None
+    """The control of a sub-agent of a controllable run (a store and a thread), or None.
+
+    The thread is the swarm run's own (read from the branch's config, not from the
+    nested run's, which a remote sub-agent gets a thread of its own in).
+    """
     try:
+        thread_id = (get_config().get("configurable") or {}).get("thread_id")
         store = get_store()
     except (RuntimeError, KeyError):
+        return None
+    if thread_id is None:
         return None
     if store is None:
         return None
@@ -574,3 +580,40 @@ def settle(
     if control.cancel_reason is not None and not any(m.type == "ai" for m in produced):
         return "cancelled", control.cancel_reason  # ended while queued: no model call
     return status, error
+
+
+_LIVE_RUNS = ("pending", "running")
+
+
+def cancel_remote_runs(graph: Any, config: Any) -> int:
+    """Cancel the runs of an aborted remote sub-agent (a `RemoteGraph`) on its server.
+
+    Closing the stream alone may leave the server's run going; this cancels it there.
+    Returns the number of runs cancelled.
+    """
+    client = getattr(graph, "sync_client", None)
+    thread_id = (config.get("configurable") or {}).get("thread_id")
+    if client is None or thread_id is None:
+        return 0
+    cancelled = 0
+    for status in _LIVE_RUNS:
+        with contextlib.suppress(Exception):  # no such thread yet: nothing runs
+            for run in client.runs.list(thread_id, status=status):
+                client.runs.cancel(thread_id, run["run_id"])
+                cancelled += 1
+    return cancelled
+
+
+async def acancel_remote_runs(graph: Any, config: Any) -> int:
+    """`cancel_remote_runs` with the graph's async client."""
+    client = getattr(graph, "client", None)
+    thread_id = (config.get("configurable") or {}).get("thread_id")
+    if client is None or thread_id is None:
+        return 0
+    cancelled = 0
+    for status in _LIVE_RUNS:
+        with contextlib.suppress(Exception):  # no such thread yet: nothing runs
+            for run in await client.runs.list(thread_id, status=status):
+                await client.runs.cancel(thread_id, run["run_id"])
+                cancelled += 1
+    return cancelled

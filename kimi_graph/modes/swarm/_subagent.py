@@ -50,7 +50,14 @@ from kimi_graph.modes.agent import (
     tool_calls_made,
 )
 from kimi_graph.modes.swarm import _prompts as prompts
-from kimi_graph.modes.swarm._commands import SubagentControl, open_control, settle, subagent_id
+from kimi_graph.modes.swarm._commands import (
+    SubagentControl,
+    acancel_remote_runs,
+    cancel_remote_runs,
+    open_control,
+    settle,
+    subagent_id,
+)
 from kimi_graph.modes.swarm._prompts import ASSIGN_TASK
 from kimi_graph.modes.swarm._settings import SwarmSettings
 from kimi_graph.state import SubagentResult, SubagentTask
@@ -237,7 +244,7 @@ class SubagentBranch:
         """The branch under `graph.invoke`/`stream` (a thread of LangGraph's pool)."""
         worker, settings, inputs, config, context, namespace = self._prepare(task, config)
         writer = _writer()
-        control = open_control(task, namespace, config, writer, worker.label)
+        control = open_control(task, namespace, writer, worker.label)
         _emit(writer, "start", task, worker, namespace)
         outcome = _Outcome()
         failure: list[BaseException] = []
@@ -273,6 +280,8 @@ class SubagentBranch:
             queue_and_run()
         elif not control.run_thread(queue_and_run):
             outcome.abandoned = True  # aborted: the branch returns now (see SubagentControl)
+            if isinstance(worker.graph, RemoteGraph):
+                cancel_remote_runs(worker.graph, config)
         started = clock[0]
         if failure and control is not None and control.abort_reason is not None:
             failure.clear()  # the abandoned run's own ending
@@ -287,7 +296,7 @@ class SubagentBranch:
         """The branch under `graph.ainvoke`/`astream` (a task of the event loop)."""
         worker, settings, inputs, config, context, namespace = self._prepare(task, config)
         writer = _writer()
-        control = open_control(task, namespace, config, writer, worker.label)
+        control = open_control(task, namespace, writer, worker.label)
         _emit(writer, "start", task, worker, namespace)
         outcome = _Outcome()
         clock = [time.perf_counter()]
@@ -315,6 +324,8 @@ class SubagentBranch:
                 await queue_and_run()
             elif not await control.until_abort(queue_and_run()):
                 outcome.abandoned = True  # aborted: its task (and HTTP request) cancelled
+                if isinstance(worker.graph, RemoteGraph):
+                    await acancel_remote_runs(worker.graph, config)
         except GraphBubbleUp:
             raise
         except Exception as err:  # isolation: the record says what failed

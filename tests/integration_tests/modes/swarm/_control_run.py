@@ -86,13 +86,19 @@ def wait_for(
     thread_id: str,
     ready: Callable[[dict[str, dict[str, Any]]], bool],
     timeout: float = 30,
+    run: BackgroundRun | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Poll `list()` until `ready(by_role)` holds; the sub-agents by role."""
+    """Poll `list()` until `ready(by_role)` holds; the sub-agents by role.
+
+    With `run`, a run that ended first (or failed) ends the wait with its error.
+    """
     deadline = time.monotonic() + timeout
     while True:
         by_role = {s["role"]: s for s in control.list(thread_id)}
         if ready(by_role):
             return by_role
+        if run is not None and run.ended_at is not None:
+            raise AssertionError(f"the run ended first: {run.error!r}, {by_role}")
         assert time.monotonic() < deadline, f"never ready: {by_role}"
         time.sleep(0.05)
 

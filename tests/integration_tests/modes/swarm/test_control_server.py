@@ -11,12 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.pregel.remote import RemoteGraph
+from langgraph.store.memory import InMemoryStore
 from langgraph_sdk import get_sync_client
 
-from kimi_graph import SwarmControl
+from kimi_graph import SwarmControl, create_swarm_graph
 from kimi_graph.emulator import Emulator, EmulatorConfig
 from tests.integration_tests.langgraph_dev import ROOT, langgraph_dev
-from tests.integration_tests.modes.swarm._control_run import assign
+from tests.integration_tests.modes.swarm._control_run import (
+    BackgroundRun,
+    assign,
+    running,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +44,7 @@ def server_url(
         "KIMI_BACKEND": "moonshot",
         "MOONSHOT_API_KEY": "control-test-key",
     }
-    graphs = {"swarm": f"{ROOT / 'graphs' / 'swarm.py'}:graph"}
+    graphs = {mode: f"{ROOT / 'graphs' / mode}.py:graph" for mode in ("swarm", "agent")}
     workdir: Path = tmp_path_factory.mktemp("control-server")
     with langgraph_dev(workdir, graphs, env) as url:
         yield url
@@ -106,3 +114,44 @@ def test_steer_cancel_and_abort_through_the_server_store(server_url, server_emul
     }
     with pytest.raises(ValueError, match="no running swarm"):
         control.stop(thread)
+
+
+@pytest.mark.parametrize("how", ["invoke", "ainvoke"])
+def test_abort_cancels_a_remote_subagents_run(server_url, server_emulator, kimi, how) -> None:
+    nonce = uuid.uuid4().hex[:8]
+    remote = RemoteGraph("agent", url=server_url, name="remote-agent")
+    store = InMemoryStore()
+    control = SwarmControl(store)
+    graph = create_swarm_graph(
+        kimi(), subagent_graph=remote, store=store, checkpointer=InMemorySaver()
+    )
+    prompt = assign("stuck", f"[[latency 30]] R-{nonce} [[answer never]]") + assign(
+        "quick", f"[[answer quick-{nonce}]]"
+    )
+    run = BackgroundRun(graph, prompt, how).start()
+    stuck = wait_for(control, run.thread_id, running("stuck", steps=0), run=run)["stuck"]
+    deadline = time.monotonic() + 30
+    while not _in_flight(server_emulator, f"R-{nonce}"):  # the server's model call runs
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    sent = time.monotonic()
+    control.abort(run.thread_id, stuck["id"], reason="now")
+    records = run.records()
+
+    assert (run.ended_at or 0) - sent < 3  # the synthesis included
+    assert records["stuck"]["status"] == "aborted"
+    assert records["quick"]["output"] == f"quick-{nonce}"
+    # the server's run was cancelled, which closed its model call long before 30 s
+    remote_thread = str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"{run.thread_id}/{records['stuck']['namespace']}")
+    )
+    client = get_sync_client(url=server_url)
+    while True:
+        statuses = [r["status"] for r in client.runs.list(remote_thread)]
+        calls = [r for r in server_emulator.requests if f"R-{nonce}" in r.last_user]
+        if statuses and "running" not in statuses and all(r.finished for r in calls):
+            break
+        assert time.monotonic() - sent < 10, (statuses, calls)
+        time.sleep(0.1)
+    assert statuses == ["interrupted"]
+    assert len(calls) == 1
