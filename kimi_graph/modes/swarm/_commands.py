@@ -509,7 +509,9 @@ class CommandFeed:
                     self.commands[item.key] = parsed
         for command in sorted(self.commands.values(), key=lambda c: c.created):
             for control in controls:
-                if control.since is None or command.created < control.since - CLOCK_SLACK:
+                # a whole-second `created_at` (SQLite) may be up to a second early
+                slack = CLOCK_SLACK if command.created == int(command.created) else 0.0
+                if control.since is None or command.created < control.since - slack:
                     continue
                 if command.subagent is None or command.subagent == control.id:
                     control.apply(command)

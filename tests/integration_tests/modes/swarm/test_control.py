@@ -368,3 +368,76 @@ def test_a_steer_during_the_final_call_gets_one_more_call(kimi, emulator, how) -
     assert records["slow"]["output"] == f"steered-{nonce}"
     assert records["slow"]["steps"] == 2
     assert records["sibling"]["output"] == f"sibling-done-{nonce}"
+
+
+@HOW
+def test_cancel_during_a_long_tool_wraps_up_when_it_returns(kimi, emulator, how) -> None:
+    nonce = uuid.uuid4().hex[:8]
+    tag = f"T-{nonce}"
+    prompt = assign(
+        "sleeper",
+        f'[[call sleepy {{"tag": "{tag}", "seconds": 1.5}}]] [[then]] '
+        f'[[call sleepy {{"tag": "{tag}", "seconds": 1.5}}]] [[then]] [[answer not-cancelled]]',
+    )
+    store = InMemoryStore()
+    control = SwarmControl(store)
+    run = BackgroundRun(_swarm(kimi, store), prompt, how).start()
+    sleeper = wait_for(control, run.thread_id, running("sleeper", steps=1))["sleeper"]
+    deadline = time.monotonic() + 10
+    while not CALLS[tag]:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    control.cancel(run.thread_id, sleeper["id"], reason="long enough")
+    records = run.records()
+
+    record = records["sleeper"]
+    assert record["status"] == "cancelled"
+    assert CALLS[tag] == 1 and CALLS[tag + ":done"] == 1  # the running call finished
+    last = _requests_with(emulator, tag)[-1]
+    assert "tools" not in last.body
+    sent = last.body["messages"]
+    assert any(m["role"] == "tool" and f"{tag} slept" in m["content"] for m in sent)
+
+
+@HOW
+def test_the_next_round_sees_a_cancelled_record_as_partial(kimi, emulator, how) -> None:
+    nonce = uuid.uuid4().hex[:8]
+    prompt = assign("looper", f'[[loop slow_step {{"tag": "L-{nonce}"}}]]') + assign(
+        "quick", f"[[answer quick-{nonce}]]"
+    )
+    store = InMemoryStore()
+    control = SwarmControl(store)
+    run = BackgroundRun(_swarm(kimi, store, max_rounds=2), prompt, how).start()
+    looper = wait_for(control, run.thread_id, running("looper", steps=1))["looper"]
+    control.cancel(run.thread_id, looper["id"], reason=f"enough-{nonce}")
+    records = run.records()
+
+    assert records["looper"]["status"] == "cancelled"
+    second = [r for r in emulator.requests if r.thinking and f"L-{nonce}" in str(r.body)][1]
+    replies = [m["content"] for m in second.body["messages"] if m["role"] == "tool"]
+    assert any(
+        f"Partial: sub-agent 'looper' was cancelled (enough-{nonce})" in str(text)
+        for text in replies
+    )
+
+
+def test_commands_of_an_earlier_run_do_not_reach_the_next(kimi, emulator) -> None:
+    nonce = uuid.uuid4().hex[:8]
+    looping = assign("looper", f'[[loop slow_step {{"tag": "L-{nonce}"}}]]')
+    prompt = assign("looper", f'[[call slow_step {{"tag": "L-{nonce}"}}]] [[then]] [[answer a]]')
+    store = InMemoryStore()
+    control = SwarmControl(store)
+    graph = _swarm(kimi, store)
+    first = BackgroundRun(graph, looping, "invoke").start()
+    looper = wait_for(control, first.thread_id, running("looper", steps=1))["looper"]
+    control.cancel(first.thread_id, looper["id"], reason="first run only")
+    assert first.records()["looper"]["status"] == "cancelled"
+    # hand-written commands left behind (no running swarm, so SwarmControl refuses them)
+    ns = ("kimi_graph", "control", first.thread_id)
+    store.put(ns, "stale-stop", {"action": "stop", "text": "stale"})
+    store.put(ns, "stale-abort", {"action": "abort", "subagent": "r1/functions.assign_task:1"})
+    time.sleep(0.05)
+    second = BackgroundRun(graph, prompt, "invoke", thread_id=first.thread_id).start()
+    record = second.records()["looper"]
+    assert record["status"] == "ok"
+    assert [s["status"] for s in control.list(first.thread_id)] == ["ok"]
