@@ -46,6 +46,8 @@ from typing import Any
 
 import openai
 from _bench import EmulatorProcess, environment, table  # also puts the repo root on sys.path
+from _swarm_scale import CHECKPOINTERS, scale_rows
+from _swarm_scale import HEADERS as SCALE_HEADERS
 from langchain.agents import create_agent
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -197,7 +199,31 @@ def main() -> None:
     parser.add_argument("--big-concurrency", type=int, default=100)
     parser.add_argument("--peer-max", type=int, default=100, help="largest N for the peer")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server/client CPUs")
+    parser.add_argument(
+        "--tools",
+        action="store_true",
+        help="instead: tool-using sub-agents (one tool call, two model calls each) at "
+        "--tool-sizes, with --checkpointer; prints CPU per sub-agent and the raw floor",
+    )
+    parser.add_argument(
+        "--tool-sizes",
+        default="10,100,300,1000:200",
+        help="N or N:max_concurrency for --tools (default 10,100,300,1000:200)",
+    )
+    parser.add_argument("--checkpointer", choices=CHECKPOINTERS, default="none")
     args = parser.parse_args()
+    if args.tools:
+        with EmulatorProcess(pin=not args.no_pin, latency=args.latency) as emu:
+            print(environment(emu.pinned))
+            print(f"latency L = {args.latency:g} s; tool-using sub-agents\n")
+            sizes = [
+                (int(s.split(":")[0]), int(s.split(":")[1]) if ":" in s else int(s))
+                for s in args.tool_sizes.split(",")
+                if s
+            ]
+            rows = scale_rows(emu.base_url("moonshot"), sizes, args.latency, args.checkpointer)
+            print(table(SCALE_HEADERS, rows))
+        return
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.big:
         sizes.append(args.big)

@@ -1,4 +1,4 @@
-"""Per-server dialects of K2.5's OpenAI-compatible API.
+"""Per-server dialects of the Kimi models' OpenAI-compatible API.
 
 K2.5 is one set of weights, but every server that hosts it spells three things its own
 way: the switch between thinking and instant mode, the response field that carries the
@@ -58,6 +58,11 @@ class Backend:
         model_prefix: Prefix of model ids on this server (OpenRouter: `moonshotai/`).
         stream_options: The server takes `stream_options={"include_usage": true}`;
             Moonshot instead reports usage on the last choice of every stream.
+        template_keys: `chat_template_kwargs` keys that switch thinking (`"template"`).
+        platform: The vendor's hosted platform: its catalogue of models (a name that is
+            no Kimi model gets no Kimi fields; models that always reason have no
+            instant mode), builtin tools, `thinking.keep` and the context-length check.
+        reasoning_details_back: Earlier turns' `reasoning_details` are sent back as read.
     """
 
     name: BackendName
@@ -70,11 +75,21 @@ class Backend:
     model_prefix: str = ""
     stream_options: bool = True
     template_keys: tuple[str, ...] = field(default=("thinking",))
+    platform: bool = False
+    reasoning_details_back: bool = False
 
-    def thinking_fields(self, thinking: bool) -> dict[str, Any]:
-        """Return the top-level request fields that select thinking or instant mode."""
+    def thinking_fields(self, thinking: bool, keep: str | None = None) -> dict[str, Any]:
+        """Return the top-level request fields that select thinking or instant mode.
+
+        Args:
+            thinking: Thinking (True) or instant mode (False).
+            keep: K2.6's `thinking.keep`, sent with thinking on (Moonshot's switch only).
+        """
         if self.thinking_switch == "moonshot":
-            return {"thinking": {"type": "enabled" if thinking else "disabled"}}
+            value: dict[str, Any] = {"type": "enabled" if thinking else "disabled"}
+            if thinking and keep is not None:
+                value["keep"] = keep
+            return {"thinking": value}
         if self.thinking_switch == "openrouter":
             return {"reasoning": {"enabled": True} if thinking else {"effort": "none"}}
         return {"chat_template_kwargs": dict.fromkeys(self.template_keys, thinking)}
@@ -96,6 +111,7 @@ BACKENDS: dict[str, Backend] = {
         requires_reasoning_on_tool_calls=True,
         supports_json_schema=False,
         stream_options=False,
+        platform=True,
     ),
     # vLLM >= 0.16 reads only `reasoning` on input (vLLM #38488); older builds read
     # `reasoning_content`, so both are written.
@@ -122,6 +138,7 @@ BACKENDS: dict[str, Backend] = {
         thinking_switch="openrouter",
         reasoning_back=("reasoning",),
         model_prefix="moonshotai/",
+        reasoning_details_back=True,
     ),
     # Any other OpenAI-compatible server: the template switch is understood by every
     # server that renders K2.5's chat template; write reasoning under both names.

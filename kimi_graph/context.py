@@ -47,6 +47,17 @@ class KimiContext:
             )
         ),
     ] = None
+    reasoning_effort: Annotated[
+        str | None,
+        Field(
+            description=(
+                "LangChain's standard reasoning effort for the graph's own model calls (in "
+                "a swarm, the orchestrator and the synthesis); it takes the place of "
+                "`thinking`. K3 reads 'low', 'high' or 'max'; a model with a thinking "
+                "switch reads 'none'/'minimal' as instant and any other level as thinking."
+            )
+        ),
+    ] = None
     system_prompt: Annotated[
         str | None,
         Field(description="System prompt; in a swarm, the orchestrator's."),
@@ -83,6 +94,19 @@ class KimiContext:
     ] = None
 
     def __post_init__(self) -> None:
+        if self.reasoning_effort is not None:
+            if not isinstance(self.reasoning_effort, str):
+                msg = (
+                    f"KimiContext.reasoning_effort must be a string, got {self.reasoning_effort!r}."
+                )
+                raise ValueError(msg)
+            effort_on = self.reasoning_effort not in ("none", "minimal")
+            if self.thinking is not None and self.thinking != effort_on:
+                msg = (
+                    f"KimiContext.thinking={self.thinking!r} contradicts "
+                    f"reasoning_effort={self.reasoning_effort!r}; give one of them."
+                )
+                raise ValueError(msg)
         for name in (
             "max_steps",
             "max_tool_calls",

@@ -9,13 +9,13 @@ from LangGraph's (`MessagesState`, `AgentState`) so that importing both never sh
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from langchain_core.messages import AnyMessage
 from langchain_core.messages.ai import UsageMetadata
 from langgraph.graph.message import add_messages
 from langgraph.managed import RemainingSteps
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 __all__ = [
     "AgentLoopState",

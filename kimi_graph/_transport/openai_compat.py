@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING, Any
 import openai
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
 
-__all__ = ["SocketOption", "create_usage_metadata", "httpx", "resolve_socket_options"]
+__all__ = [
+    "SocketOption",
+    "as_raw_body",
+    "create_usage_metadata",
+    "httpx",
+    "resolve_socket_options",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -171,3 +177,36 @@ def create_usage_metadata(usage: dict[str, Any]) -> UsageMetadata:
         input_token_details=input_details,
         output_token_details=output_details,
     )
+
+
+#: Arguments of the OpenAI SDK's `chat.completions.create` that change what the SDK
+#: does (how it reads the response, which headers and time-out it uses), not the body.
+_SDK_ARGUMENTS = frozenset(
+    {"model", "messages", "stream", "extra_body", "extra_headers", "extra_query", "timeout"}
+)
+
+
+def as_raw_body(payload: dict[str, Any]) -> dict[str, Any]:
+    """Move a chat-completions payload's body fields into `extra_body` (in place).
+
+    The OpenAI SDK merges `extra_body` into the JSON body as it is, but runs every
+    typed argument through its type transform first: about 1 ms a request for the
+    tools' schemas alone and ~0.4 ms a message, O(n^2) over a long tool loop or a
+    swarm's synthesis. The payload LangChain builds is already wire-ready, so only
+    the arguments that steer the SDK itself stay typed; `messages` is left empty.
+    Values already in `extra_body` win, as they would on the wire.
+
+    Args:
+        payload: What `BaseChatOpenAI._get_request_payload` returns.
+
+    Returns:
+        The same dict: SDK arguments, and the rest of the body in `extra_body`.
+    """
+    body = {key: payload.pop(key) for key in list(payload) if key not in _SDK_ARGUMENTS}
+    payload["extra_body"] = {
+        **body,
+        **(payload.get("extra_body") or {}),
+        "messages": payload.get("messages", []),
+    }
+    payload["messages"] = []
+    return payload

@@ -49,9 +49,24 @@ def reasoning_of(message: AIMessage) -> str | None:
 
 
 def write_reasoning_back(
-    message: AIMessage, out: dict[str, Any], backend: Backend, *, thinking: bool
+    message: AIMessage,
+    out: dict[str, Any],
+    backend: Backend,
+    *,
+    empty_on_tool_calls: bool,
+    every_message: bool = False,
 ) -> None:
-    """Give `out` (the wire dict of `message`) the reasoning `backend` reads back."""
+    """Give `out` (the wire dict of `message`) the reasoning `backend` reads back.
+
+    Args:
+        message: An earlier assistant message.
+        out: Its wire dict (changed in place).
+        backend: The server dialect (which fields it reads back).
+        empty_on_tool_calls: A tool-call turn without reasoning gets `""` (Moonshot's
+            validator refuses such a turn while thinking, HTTP 400).
+        every_message: Preserved Thinking: every assistant message carries the field,
+            `""` when it has no reasoning (from instant mode or another model).
+    """
     if isinstance(out.get("content"), list):
         texts = [
             b.get("text", "")
@@ -60,9 +75,7 @@ def write_reasoning_back(
         ]
         out["content"] = "".join(texts) or (None if out.get("tool_calls") else "")
     reasoning = reasoning_of(message)
-    if reasoning is None and (
-        thinking and backend.requires_reasoning_on_tool_calls and out.get("tool_calls")
-    ):
+    if reasoning is None and (every_message or (empty_on_tool_calls and out.get("tool_calls"))):
         # History from instant mode or another model has no reasoning to give
         # back; an empty one keeps Moonshot's validator from refusing the turn.
         reasoning = ""
@@ -70,5 +83,5 @@ def write_reasoning_back(
         for name in backend.reasoning_back:
             out[name] = reasoning
     details = message.additional_kwargs.get("reasoning_details")
-    if details and backend.name == "openrouter":
+    if details and backend.reasoning_details_back:
         out["reasoning_details"] = details

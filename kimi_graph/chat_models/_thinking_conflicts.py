@@ -122,7 +122,7 @@ def thinking_for_call(
         msg = (
             f"Moonshot rejects {reason} while thinking is on, and {model} cannot turn "
             "thinking off. Use tool_choice='auto' (or drop the builtin tool), or a model "
-            "with a thinking switch such as kimi-k2.5."
+            "with a thinking switch such as kimi-k2.6."
         )
         raise ValueError(msg)
     if policy == "error":

@@ -1,4 +1,4 @@
-"""`ChatKimi`: Kimi K2.5 and the K2 family as a LangChain chat model."""
+"""`ChatKimi`: the Kimi family (K2.5 to K3.1) as a LangChain chat model."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import logging
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import openai
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import LangSmithParams, LanguageModelInput
+from langchain_core.language_models import LangSmithParams, LanguageModelInput, ModelProfile
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import (
@@ -21,7 +21,6 @@ from langchain_core.runnables import (
 from langchain_core.utils import from_env, secret_from_env
 from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
-from typing_extensions import Self
 
 import kimi_graph.chat_models._responses as _responses
 from kimi_graph._transport.endpoint import (
@@ -31,6 +30,7 @@ from kimi_graph._transport.endpoint import (
     require_messages,
     url_secrets,
 )
+from kimi_graph._transport.openai_compat import as_raw_body
 from kimi_graph._transport.pools import pool_for_running_loop, sync_client
 from kimi_graph._transport.ratelimit import RateLimitSettings
 from kimi_graph._transport.urls import check_base_url, is_moonshot_host, redact_url
@@ -40,43 +40,54 @@ from kimi_graph.backends import (
     backend_name,
     resolve_backend,
 )
+from kimi_graph.chat_models._call_plan import PLAN_KWARG, CallPlan, CallSettings, plan_call
 from kimi_graph.chat_models._content_blocks import PROVIDER
-from kimi_graph.chat_models._platform import (
-    PlatformOptions,
-    apply_platform_fields,
-    moonshot_thinking_fields,
+from kimi_graph.chat_models._model_not_found import (
+    aserved_models,
+    is_model_not_found,
+    model_not_found,
+    served_models,
 )
+from kimi_graph.chat_models._platform import PlatformOptions, apply_platform_fields
+from kimi_graph.chat_models._profile import kimi_profile
 from kimi_graph.chat_models._prompt_size import check_context
 from kimi_graph.chat_models._raw_fallback import ChunkSplitter, split_raw_result
 from kimi_graph.chat_models._reasoning import reasoning_from_fields, write_reasoning_back
-from kimi_graph.chat_models._sampling import apply_fixed_sampling, check_tool_choice
+from kimi_graph.chat_models._response_tool import (
+    ResponseToolStream,
+    response_tool,
+    response_tool_as_text,
+)
+from kimi_graph.chat_models._sampling import apply_fixed_sampling, offer_structured_tool
 from kimi_graph.chat_models._structured_output import (
     STRUCTURED_TOOL_KWARG,
     Method,
     json_schema_format,
     structured_output,
 )
-from kimi_graph.chat_models._thinking_conflicts import ConflictPolicy, thinking_for_call
+from kimi_graph.chat_models._thinking_conflicts import ConflictPolicy
 from kimi_graph.chat_models._usage import usage_metadata
-from kimi_graph.model_profiles import model_spec
 
 __all__ = [
     "ChatKimi",
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
+    "DEFAULT_SELF_HOSTED_MODEL",
 ]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.moonshot.ai/v1"
-DEFAULT_MODEL = "kimi-k2.5"
+DEFAULT_MODEL = "kimi-k2.6"
+"""The model `ChatKimi()` asks Moonshot's hosted API for: the newest hosted model with
+all four modes (K3 always reasons, so it has no real instant mode)."""
+DEFAULT_SELF_HOSTED_MODEL = "kimi-k2.5"
+"""The model name `ChatKimi()` asks any other server for (K2.5's open weights, as vLLM
+and SGLang serve them by default); set `model=` or `KIMI_MODEL` to the served name."""
 
 _KIMI_BASE_URL = from_env("KIMI_BASE_URL", default="")
+_KIMI_MODEL = from_env("KIMI_MODEL", default="")
 _KIMI_API_KEY = secret_from_env(["MOONSHOT_API_KEY", "KIMI_API_KEY"], default=None)
-
-
-def _thinking_support(model: str) -> Literal["switch", "always", "never"]:
-    return model_spec(model).thinking
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
@@ -102,9 +113,12 @@ class ChatKimi(BaseChatOpenAI):
         ```
 
     Key init args:
-        model: Model id. Defaults to `kimi-k2.5`.
+        model: Model id. Defaults to `KIMI_MODEL`, else `kimi-k2.6` on Moonshot's
+            platform and `kimi-k2.5` on any other server.
         thinking: Thinking (True, default) or instant (False); per call too:
             `llm.invoke(x, thinking=False)` or `llm.bind(thinking=False)`.
+        reasoning_effort: LangChain's standard effort (init or per call): K3 reads
+            `low`/`high`/`max`; a switch model reads `none`/`minimal` as instant.
         backend: `"moonshot" | "vllm" | "sglang" | "llamacpp" | "openrouter" | "openai"`;
             None reads `KIMI_BACKEND`, else detects it from `base_url`.
         base_url: API base. Defaults to `KIMI_BASE_URL`, else Moonshot's.
@@ -131,16 +145,20 @@ class ChatKimi(BaseChatOpenAI):
         llm_with_tools.invoke("Weather in Paris and in Rome?").tool_calls
         ```
 
-    Moonshot fixes sampling for K2.5 (temperature 1.0 thinking / 0.6 instant, top_p
-    0.95) and allows only `tool_choice` `auto`/`none` while thinking: those values are
-    sent by default, and a value the server would reject raises `ValueError` before any
-    request is made.
+    Moonshot fixes sampling for K2.5/K2.6 (temperature 1.0 thinking / 0.6 instant,
+    top_p 0.95) and K3 (temperature 1) and allows only `tool_choice` `auto`/`none` while
+    thinking: those values are sent by default, and a value the server would reject
+    raises `ValueError` before any request is made. Each call is decided once into a
+    `CallPlan` (see `_call_plan`).
     """
 
     model_name: str = Field(default=DEFAULT_MODEL, alias="model")
-    """Model id, e.g. `kimi-k2.5`, `kimi-k2-thinking`, or a self-hosted served name."""
+    """Model id, e.g. `kimi-k2.6`, `kimi-k3`, or a self-hosted served name. Unset: the
+    `KIMI_MODEL` environment variable, else `DEFAULT_MODEL` on Moonshot's platform and
+    `DEFAULT_SELF_HOSTED_MODEL` on any other server."""
     thinking: bool = True
-    """Thinking mode (True) or instant mode (False)."""
+    """Thinking mode (True) or instant mode (False). A model that always reasons (K3)
+    gets its lowest `reasoning_effort` for instant mode on Moonshot's platform."""
     backend: BackendName | None = None
     """Server dialect; None = `KIMI_BACKEND`, else detected from `base_url`."""
     stream_usage: bool | None = True
@@ -156,7 +174,8 @@ class ChatKimi(BaseChatOpenAI):
     thinking off for those calls (default, warns once) or raise `ValueError`."""
     thinking_keep: Literal["all"] | None = None
     """K2.6's `thinking.keep`: `"all"` keeps earlier turns' reasoning in context
-    (Preserved Thinking). Refused for models that do not read it."""
+    (Preserved Thinking), and every earlier assistant message is sent with its
+    reasoning. Refused for models that do not read it."""
     prompt_cache_key: str | None = None
     """Sent as `prompt_cache_key` (groups requests for Moonshot's prefix cache)."""
     max_concurrent_requests: int | None = Field(default=None, ge=1)
@@ -180,7 +199,7 @@ class ChatKimi(BaseChatOpenAI):
     model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
 
     _backend: Backend = PrivateAttr()
-    _warned_thinking_off: bool = PrivateAttr(default=False)
+    _warned: set[str] = PrivateAttr(default_factory=set)
     _async_loop: weakref.ref[asyncio.AbstractEventLoop] | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
@@ -198,10 +217,13 @@ class ChatKimi(BaseChatOpenAI):
             base_url = _KIMI_BASE_URL() or DEFAULT_BASE_URL
             values["base_url"] = base_url
         check_base_url(str(base_url), source)
+        backend = resolve_backend(values.get("backend"), base_url)
+        if not (values.get("model") or values.get("model_name")):
+            default = DEFAULT_MODEL if backend.platform else DEFAULT_SELF_HOSTED_MODEL
+            values["model"] = _KIMI_MODEL() or default
         if not (values.get("api_key") or values.get("openai_api_key")):
             key = _KIMI_API_KEY()
-            backend = resolve_backend(values.get("backend"), base_url)
-            if not key and backend.name == "moonshot" and is_moonshot_host(str(base_url)):
+            if not key and backend.platform and is_moonshot_host(str(base_url)):
                 msg = (
                     f"ChatKimi needs an API key for Moonshot's API ({redact_url(str(base_url))}): "
                     "set MOONSHOT_API_KEY (or KIMI_API_KEY), pass api_key=..., or point "
@@ -262,6 +284,11 @@ class ChatKimi(BaseChatOpenAI):
         """The resolved server dialect."""
         return self._backend
 
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        """LangChain's model profile of this model on this server (see `_profile`)."""
+        backend = resolve_backend(self.backend, self.openai_api_base)
+        return kimi_profile(self.model_name, backend)
+
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         kwargs.pop("thinking", None)
         kwargs.pop(STRUCTURED_TOOL_KWARG, None)
@@ -271,42 +298,31 @@ class ChatKimi(BaseChatOpenAI):
 
     # ------------------------------------------------------------------ requests
 
-    def _effective_thinking(self, requested: bool | None) -> bool:
-        thinking = self.thinking if requested is None else requested
-        support = _thinking_support(self.model_name)
-        if support == "always" and not thinking:
-            msg = f"{self.model_name} always thinks; use kimi-k2.5 for instant mode."
-            raise ValueError(msg)
-        return support == "always" or (support == "switch" and thinking)
-
-    def _call_thinking(self, kwargs: dict[str, Any]) -> bool:
-        """Thinking for one call: as configured, unless the call needs it off on Moonshot.
-
-        See `_thinking_conflicts` (forced tool choice, builtin `$web_search`).
-        """
-        thinking = self._effective_thinking(kwargs.get("thinking"))
-        if not self._backend.thinking_tool_choice_auto_only:
-            return thinking
-        thinking, reason = thinking_for_call(
-            thinking,
+    def _plan(self, kwargs: dict[str, Any]) -> CallPlan:
+        """Decide this call once (`_call_plan`); warn once per kind of change it made."""
+        found = kwargs.get(PLAN_KWARG)
+        if isinstance(found, CallPlan):
+            return found
+        settings = CallSettings(
             model=self.model_name,
-            can_switch=_thinking_support(self.model_name) == "switch",
-            tool_choice=kwargs.get("tool_choice"),
-            tools=kwargs.get("tools"),
-            structured_tool=kwargs.get(STRUCTURED_TOOL_KWARG),
-            forced_policy=self.forced_tool_choice,
-            builtin_policy=self.builtin_search,
+            endpoint=self.endpoint,
+            backend=self._backend,
+            thinking=self.thinking,
+            thinking_set="thinking" in self.model_fields_set,
+            reasoning_effort=self.reasoning_effort,
+            thinking_keep=self.thinking_keep,
+            forced_tool_choice=self.forced_tool_choice,
+            builtin_search=self.builtin_search,
+            model_kwargs=self.model_kwargs,
         )
-        if reason is not None and not self._warned_thinking_off:
-            self._warned_thinking_off = True
-            warnings.warn(
-                f"ChatKimi: Moonshot rejects {reason} while thinking, so thinking is off "
-                f"for such calls of {self.model_name} (warned once; pass "
-                "forced_tool_choice='error' / builtin_search='error' to raise instead).",
-                UserWarning,
-                stacklevel=2,
-            )
-        return thinking
+        plan = plan_call(settings, kwargs)
+        for note in plan.notes:
+            if note.kind in self._warned or note.kind == "effort_mapped":
+                continue
+            self._warned.add(note.kind)
+            warnings.warn(f"ChatKimi: {note.text} (warned once)", UserWarning, stacklevel=3)
+        kwargs[PLAN_KWARG] = plan
+        return plan
 
     def _get_request_payload(
         self,
@@ -315,61 +331,64 @@ class ChatKimi(BaseChatOpenAI):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        thinking = self._call_thinking(kwargs)
-        kwargs.pop("thinking", None)
-        structured_tool = kwargs.pop(STRUCTURED_TOOL_KWARG, None)
+        plan = self._plan(kwargs)
+        for name in (PLAN_KWARG, "thinking", STRUCTURED_TOOL_KWARG, "reasoning_effort"):
+            kwargs.pop(name, None)
         messages = self._convert_input(input_).to_messages()
         require_messages(messages, self.endpoint)
         payload = super()._get_request_payload(messages, stop=stop, **kwargs)
-        spec = model_spec(self.model_name)
-        switchable = spec.thinking == "switch"
+        payload.pop("reasoning_effort", None)  # the plan sends what the model reads
         backend = self._backend
         payload["model"] = backend.model_id(payload["model"])
-        options = PlatformOptions(self.model_name, self.thinking_keep, self.prompt_cache_key)
-        apply_platform_fields(payload, messages, backend, spec, options)
+        apply_platform_fields(payload, messages, backend, PlatformOptions(self.prompt_cache_key))
+        extra = dict(payload.get("extra_body") or {})
         if "response_format" in payload:
-            # Through extra_body, so the request takes the plain create() path and the
-            # raw-output fallbacks run before the JSON is parsed.
             fmt = payload.pop("response_format")
-            if isinstance(fmt, type):
-                fmt = json_schema_format(fmt)
-            payload["extra_body"] = {**(payload.get("extra_body") or {}), "response_format": fmt}
-        if switchable and spec.reads_thinking_field:
-            extra = dict(payload.get("extra_body") or {})
-            fields = backend.thinking_fields(thinking)
-            if backend.name == "moonshot":
-                fields = moonshot_thinking_fields(thinking, self.thinking_keep)
-            for key, value in fields.items():
-                if isinstance(value, dict) and isinstance(extra.get(key), dict):
-                    value = {**extra[key], **value}
-                extra[key] = value
-            payload["extra_body"] = extra
-        if backend.fixed_sampling and spec.fixed_sampling:
-            apply_fixed_sampling(payload, thinking=thinking, model=self.model_name)
-
+            if plan.response_tool is not None:
+                # No JSON-schema mode on this server: the schema is asked for as a tool.
+                payload["tools"] = [*(payload.get("tools") or []), response_tool(fmt)]
+                if payload.get("tool_choice") in (None, "auto"):
+                    payload["tool_choice"] = {
+                        "type": "function",
+                        "function": {"name": plan.response_tool},
+                    }
+            else:
+                # Through extra_body, so the request takes the plain create() path and
+                # the raw-output fallbacks run before the JSON is parsed.
+                extra["response_format"] = json_schema_format(fmt) if isinstance(fmt, type) else fmt
+        for key, value in plan.request_fields.items():
+            if isinstance(value, dict) and isinstance(extra.get(key), dict):
+                value = {**extra[key], **value}
+            extra[key] = value
+        payload["extra_body"] = extra
+        if plan.sampling is not None:
+            apply_fixed_sampling(
+                payload,
+                plan.sampling,
+                plan.sent_sampling,
+                thinking=plan.thinking,
+                model=self.model_name,
+            )
         for message, message_dict in zip(messages, payload["messages"], strict=True):
             if isinstance(message, AIMessage):
-                write_reasoning_back(message, message_dict, backend, thinking=thinking)
-        if backend.thinking_tool_choice_auto_only and thinking:
-            check_tool_choice(payload, structured_tool)
-        if backend.name == "moonshot":
+                write_reasoning_back(
+                    message,
+                    message_dict,
+                    backend,
+                    empty_on_tool_calls=plan.empty_reasoning_on_tool_calls,
+                    every_message=plan.reasoning_back == "all",
+                )
+        if plan.structured_tool is not None:
+            offer_structured_tool(payload, plan.structured_tool)
+        if plan.check_context:
             check_context(
                 payload["messages"],
                 payload.get("tools"),
                 payload.get("max_tokens") or payload.get("max_completion_tokens"),
                 model=self.model_name,
-                context_tokens=spec.context_tokens,
+                context_tokens=plan.spec.context_tokens,
             )
-        # The messages travel in extra_body, which the OpenAI SDK merges into the
-        # JSON body as is: its per-message type transform costs ~0.4 ms a message,
-        # O(n^2) over a long tool loop or a swarm's synthesis, and LangChain's
-        # message dicts are already wire-ready.
-        payload["extra_body"] = {
-            **(payload.get("extra_body") or {}),
-            "messages": payload["messages"],
-        }
-        payload["messages"] = []
-        return payload
+        return as_raw_body(payload)
 
     def wire_body(self, input_: LanguageModelInput, **kwargs: Any) -> dict[str, Any]:
         """Return the JSON body ChatKimi would send for `input_` (sends nothing).
@@ -386,6 +405,12 @@ class ChatKimi(BaseChatOpenAI):
         return {**payload, **extra}
 
     # ------------------------------------------------------------------ responses
+
+    def _dict_for_compat(self) -> dict[str, Any]:
+        # langchain-core calls this twice per model call to read `dict()` under a
+        # deprecation-warning filter, for subclasses that still override `dict()`.
+        # ChatKimi does not, so it skips the filter (the hot path of a big swarm).
+        return self.asdict()
 
     def _create_chat_result(
         self,
@@ -472,6 +497,18 @@ class ChatKimi(BaseChatOpenAI):
         if not self._backend.stream_options and "stream_options" not in kwargs:
             kwargs["stream_usage"] = False
 
+    def _finish(self, result: ChatResult, plan: CallPlan) -> ChatResult:
+        """Read a whole answer as the plan says: raw tokens, response tool, notes."""
+        result = split_raw_result(result, thinking=plan.thinking)
+        if plan.response_tool is not None:
+            result = response_tool_as_text(result, plan.response_tool)
+        for generation in result.generations:
+            generation.message.response_metadata.update(plan.metadata())
+        return result
+
+    def _not_found(self, err: openai.NotFoundError, served: list[str] | None) -> Exception:
+        return model_not_found(err, self.model_name, self.endpoint, served)
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -479,10 +516,15 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        thinking = self._call_thinking(kwargs)
-        with endpoint_errors(self.endpoint, self._url_secrets()):
-            result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-        return split_raw_result(result, thinking=thinking)
+        plan = self._plan(kwargs)
+        try:
+            with endpoint_errors(self.endpoint, self._url_secrets()):
+                result = super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        except openai.NotFoundError as err:
+            if not is_model_not_found(err):
+                raise
+            raise self._not_found(err, served_models(self.root_client)) from err
+        return self._finish(result, plan)
 
     async def _agenerate(
         self,
@@ -491,13 +533,18 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        thinking = self._call_thinking(kwargs)
+        plan = self._plan(kwargs)
         self._async_client_for_this_loop()
-        async with aendpoint_errors(self.endpoint, self._url_secrets()):
-            result = await super()._agenerate(
-                messages, stop=stop, run_manager=run_manager, **kwargs
-            )
-        return split_raw_result(result, thinking=thinking)
+        try:
+            async with aendpoint_errors(self.endpoint, self._url_secrets()):
+                result = await super()._agenerate(
+                    messages, stop=stop, run_manager=run_manager, **kwargs
+                )
+        except openai.NotFoundError as err:
+            if not is_model_not_found(err):
+                raise
+            raise self._not_found(err, await aserved_models(self.root_async_client)) from err
+        return self._finish(result, plan)
 
     def _stream(
         self,
@@ -506,15 +553,21 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        splitter = ChunkSplitter(thinking=self._call_thinking(kwargs))
+        plan = self._plan(kwargs)
+        reader = _StreamReader(plan)
         self._stream_usage_option(kwargs)
-        with endpoint_errors(self.endpoint, self._url_secrets()):
-            for chunk in super()._stream(messages, stop=stop, run_manager=None, **kwargs):
-                for out in splitter.push(chunk):
-                    if run_manager:
-                        run_manager.on_llm_new_token(out.text, chunk=out)
-                    yield out
-        for out in splitter.close():
+        try:
+            with endpoint_errors(self.endpoint, self._url_secrets()):
+                for chunk in super()._stream(messages, stop=stop, run_manager=None, **kwargs):
+                    for out in reader.push(chunk):
+                        if run_manager:
+                            run_manager.on_llm_new_token(out.text, chunk=out)
+                        yield out
+        except openai.NotFoundError as err:
+            if not is_model_not_found(err):
+                raise
+            raise self._not_found(err, served_models(self.root_client)) from err
+        for out in reader.close():
             if run_manager:
                 run_manager.on_llm_new_token(out.text, chunk=out)
             yield out
@@ -526,16 +579,24 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        splitter = ChunkSplitter(thinking=self._call_thinking(kwargs))
+        plan = self._plan(kwargs)
+        reader = _StreamReader(plan)
         self._stream_usage_option(kwargs)
         self._async_client_for_this_loop()
-        async with aendpoint_errors(self.endpoint, self._url_secrets()):
-            async for chunk in super()._astream(messages, stop=stop, run_manager=None, **kwargs):
-                for out in splitter.push(chunk):
-                    if run_manager:
-                        await run_manager.on_llm_new_token(out.text, chunk=out)
-                    yield out
-        for out in splitter.close():
+        try:
+            async with aendpoint_errors(self.endpoint, self._url_secrets()):
+                async for chunk in super()._astream(
+                    messages, stop=stop, run_manager=None, **kwargs
+                ):
+                    for out in reader.push(chunk):
+                        if run_manager:
+                            await run_manager.on_llm_new_token(out.text, chunk=out)
+                        yield out
+        except openai.NotFoundError as err:
+            if not is_model_not_found(err):
+                raise
+            raise self._not_found(err, await aserved_models(self.root_async_client)) from err
+        for out in reader.close():
             if run_manager:
                 await run_manager.on_llm_new_token(out.text, chunk=out)
             yield out
@@ -612,3 +673,30 @@ class ChatKimi(BaseChatOpenAI):
             strict=strict,
             **kwargs,
         )
+
+
+class _StreamReader:
+    """Reads a stream as its call's plan says: raw tokens, response tool, notes once."""
+
+    def __init__(self, plan: CallPlan) -> None:
+        self._splitter = ChunkSplitter(thinking=plan.thinking)
+        self._tool = ResponseToolStream(plan.response_tool) if plan.response_tool else None
+        self._metadata = plan.metadata()
+
+    def _read(self, chunk: ChatGenerationChunk) -> ChatGenerationChunk:
+        if self._tool is not None:
+            chunk = self._tool.push(chunk)
+        if self._metadata:
+            chunk.message.response_metadata.update(self._metadata)
+            self._metadata = {}
+        return chunk
+
+    def push(self, chunk: ChatGenerationChunk) -> Iterator[ChatGenerationChunk]:
+        """The chunks to yield for one chunk from the server."""
+        for out in self._splitter.push(chunk):
+            yield self._read(out)
+
+    def close(self) -> Iterator[ChatGenerationChunk]:
+        """The chunks left at the end of the stream."""
+        for out in self._splitter.close():
+            yield self._read(out)

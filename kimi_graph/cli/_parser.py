@@ -68,7 +68,10 @@ def build_parser(*, serve: bool = True) -> argparse.ArgumentParser:
         nargs="*",
         help='the task (quote it); "-" reads it from stdin; none: resume --thread',
     )
-    run.add_argument("--model", help="model id (default: kimi-k2.5)")
+    run.add_argument(
+        "--model",
+        help="model id (default: KIMI_MODEL, else kimi-k2.6 on Moonshot, kimi-k2.5 elsewhere)",
+    )
     run.add_argument(
         "--emulator", action="store_true", help="run on an in-process K2.5 emulator (offline)"
     )

@@ -18,6 +18,10 @@ _MOONSHOT_MODELS = {
     "kimi-k2.6": "switch",
     "kimi-k3": "forced",
     "kimi-k3.1": "forced",
+    "kimi-k3.1-pro": "forced",
+    "kimi-k3.1-pro-highspeed": "forced",
+    "kimi-k2.7-code": "forced",
+    "kimi-k2.7-code-highspeed": "forced",
     "kimi-k2-thinking": "forced",
     "kimi-k2-thinking-turbo": "forced",
     "kimi-k2-0905-preview": "none",
@@ -26,6 +30,7 @@ _MOONSHOT_MODELS = {
 _SELF_HOSTED_MODELS = {
     "kimi-k2.5": "switch",
     "moonshotai/Kimi-K2.5": "switch",
+    "kimi-k3": "switch",  # open weights: the chat template switches thinking (WIRE.md §8.2)
     "kimi-k2-thinking": "forced",
 }
 _OPENROUTER_MODELS = {

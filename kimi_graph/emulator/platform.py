@@ -20,6 +20,7 @@ from kimi_graph.emulator.validation import ApiError
 __all__ = [
     "CONTEXT_TOKENS",
     "EFFORTS",
+    "ALWAYS_REASONING_MODELS",
     "EFFORT_MODELS",
     "LEGACY_USAGE_MODELS",
     "WEB_SEARCH",
@@ -37,8 +38,10 @@ CONTEXT_TOKENS = 262_144
 """K2.5's context (256K); Moonshot's 400 names it (MoonshotAI/kimi-cli #2011)."""
 
 WEB_SEARCH = "$web_search"
-EFFORT_MODELS = frozenset({"kimi-k3", "kimi-k3.1"})
+EFFORT_MODELS = frozenset({"kimi-k3", "kimi-k3.1", "kimi-k3.1-pro", "kimi-k3.1-pro-highspeed"})
 EFFORTS = ("low", "high", "max")
+#: Models with no instant mode: `thinking: {"type": "disabled"}` is a 400 (WIRE.md §8.2).
+ALWAYS_REASONING_MODELS = EFFORT_MODELS | {"kimi-k2.7-code", "kimi-k2.7-code-highspeed"}
 #: Models that report cache hits in a top-level ``usage.cached_tokens`` (older ones);
 #: the K2.5 generation uses ``prompt_tokens_details.cached_tokens``.
 LEGACY_USAGE_MODELS = frozenset({"kimi-k2-0905-preview", "kimi-k2-turbo-preview"})
@@ -110,10 +113,15 @@ def validate_platform(body: dict[str, Any], model: str, thinking: bool, prompt_t
     Raises:
         ApiError: 400 for the first rule broken.
     """
-    if model in EFFORT_MODELS:
-        switch = body.get("thinking")
+    switch = body.get("thinking")
+    if model in ALWAYS_REASONING_MODELS:
         if isinstance(switch, dict) and switch.get("type") == "disabled":
-            raise ApiError(400, f"invalid thinking: {model} always reasons")  # [S] k2.7-code
+            raise ApiError(400, f"invalid thinking: {model} always reasons")  # [V] k2.7-code
+    if switch is not None and body.get("reasoning_effort") is not None:
+        # A 400 on K2.5/K2.6 [S] (HKUDS/nanobot #3939); K3 reads only the effort
+        # (WIRE.md §8.2). The wording is the emulator's.
+        raise ApiError(400, "thinking and reasoning_effort cannot be set together")
+    if model in EFFORT_MODELS:
         effort = body.get("reasoning_effort")
         if effort is not None and effort not in EFFORTS:
             raise ApiError(  # wording: the emulator's

@@ -161,7 +161,8 @@ def finalize(
         usage["cached_tokens"] = cached_tokens
     elif dialect.name == "moonshot":
         usage["prompt_tokens_details"] = {"cached_tokens": cached_tokens}
-    if dialect.name == "openrouter":
+    if dialect.name == "openrouter" or (dialect.name == "moonshot" and not legacy_usage):
+        # Moonshot reports it on K2.5-K3 (WIRE.md §8.3); vLLM/SGLang do not.
         usage["completion_tokens_details"] = {"reasoning_tokens": count_tokens(reasoning)}
     show = not dialect.excludes_reasoning(body)
     return Output(reasoning, content, calls, finish, usage, thinking, show)

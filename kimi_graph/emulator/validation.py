@@ -9,6 +9,7 @@ from typing import Any
 __all__ = [
     "FIXED_SAMPLING_MODELS",
     "MAX_TOOLS",
+    "K3_MODELS",
     "ApiError",
     "check_thinking_field",
     "validate_body",
@@ -23,6 +24,9 @@ MAX_TOOLS = 128
 FIXED_SAMPLING_MODELS = frozenset(
     {"kimi-k2.5", "kimi-k2.6", "kimi-k2-thinking", "kimi-k2-thinking-turbo"}
 )
+#: K3 and K3.1 on Moonshot: temperature 1 only (WIRE.md §8.2, two real logs), and
+#: `tool_choice="required"` taken while reasoning (§8.2, [S]).
+K3_MODELS = frozenset({"kimi-k3", "kimi-k3.1", "kimi-k3.1-pro", "kimi-k3.1-pro-highspeed"})
 
 
 class ApiError(Exception):
@@ -141,9 +145,11 @@ def validate_moonshot(body: dict[str, Any], model: str, thinking: bool) -> None:
         _check_fixed(body, "n", 1, "1")
         _check_fixed(body, "presence_penalty", 0.0, "0")
         _check_fixed(body, "frequency_penalty", 0.0, "0")
+    if model in K3_MODELS:
+        _check_fixed(body, "temperature", 1.0, "1")
     _check_tools(body.get("tools"))
     choice = body.get("tool_choice")
-    if thinking and choice == "required":
+    if thinking and choice == "required" and model not in K3_MODELS:
         raise ApiError(400, "tool_choice 'required' is incompatible with thinking enabled")
     if thinking and isinstance(choice, dict):
         raise ApiError(400, "tool_choice 'specified' is incompatible with thinking enabled")
@@ -154,6 +160,7 @@ def validate_moonshot(body: dict[str, Any], model: str, thinking: bool) -> None:
             f"invalid response_format type {fmt.get('type')!r}: "
             "only 'text' and 'json_object' are supported",
         )
+    _check_answered_calls(body["messages"])
     if thinking:
         for i, msg in enumerate(body["messages"]):
             if (
@@ -166,6 +173,32 @@ def validate_moonshot(body: dict[str, Any], model: str, thinking: bool) -> None:
                     "thinking is enabled but reasoning_content is missing in assistant "
                     f"tool call message at index {i}",
                 )
+
+
+def _check_answered_calls(messages: list[dict[str, Any]]) -> None:
+    """Every tool call of an assistant turn is answered before the conversation goes on.
+
+    A turn whose calls end the conversation is left alone (its results may follow).
+    """
+    for i, msg in enumerate(messages):
+        calls = msg.get("tool_calls") if msg.get("role") == "assistant" else None
+        if not isinstance(calls, list) or not calls:
+            continue
+        j = i + 1
+        answered = set()
+        while j < len(messages) and messages[j].get("role") == "tool":
+            answered.add(messages[j].get("tool_call_id"))
+            j += 1
+        if j == len(messages):
+            continue
+        missing = [c.get("id") for c in calls if isinstance(c, dict)]
+        missing = [c for c in missing if c not in answered]
+        if missing:
+            raise ApiError(
+                400,
+                f"an assistant message with 'tool_calls' must be followed by tool messages "
+                f"responding to each 'tool_call_id'; not answered: {', '.join(map(str, missing))}",
+            )
 
 
 def _check_tools(tools: Any) -> None:

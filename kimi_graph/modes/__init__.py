@@ -6,7 +6,7 @@ The graph factories are imported on first use (PEP 562), so the swarm's tool nam
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from kimi_graph._lazy import lazy_exports
@@ -41,7 +41,7 @@ _HOMES = {
 __getattr__, __dir__ = lazy_exports(__name__, _HOMES)
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     """K2.5's four modes."""
 
     INSTANT = "instant"

@@ -18,12 +18,14 @@ from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
 
 from kimi_graph._transport.urls import is_moonshot_host
 from kimi_graph.chat_models import DEFAULT_BASE_URL, ChatKimi
 from kimi_graph.chat_models._env import model_from_env
 from kimi_graph.context import KimiContext, current_context
+from kimi_graph.modes._node import dual_node
+from kimi_graph.modes._repair import answer_dangling_calls
 from kimi_graph.state import ConversationState
 
 ModelLike = BaseChatModel | Runnable[LanguageModelInput, Any]
@@ -42,11 +44,23 @@ def find_kimi(model: Any) -> ChatKimi | None:
     return None
 
 
-def call_kwargs(model: Any, thinking: bool | None) -> dict[str, Any]:
-    """Per-call keyword arguments that switch thinking; empty for other models."""
-    if thinking is None or find_kimi(model) is None:
+def call_kwargs(model: Any, thinking: bool | None, effort: str | None = None) -> dict[str, Any]:
+    """Per-call keyword arguments that switch thinking or set the effort.
+
+    Args:
+        model: The model the node calls.
+        thinking: Thinking (True) or instant (False); None keeps the model's.
+        effort: The run's `reasoning_effort` (LangChain's standard values); when set it
+            decides the call's reasoning in place of `thinking`.
+
+    Returns:
+        The keyword arguments; empty for a model that is no `ChatKimi`.
+    """
+    if find_kimi(model) is None:
         return {}
-    return {"thinking": thinking}
+    if effort is not None:
+        return {"reasoning_effort": effort}
+    return {} if thinking is None else {"thinking": thinking}
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -156,8 +170,11 @@ def _env_key_may_go_to(base_url: str | None) -> bool:
 
 
 def with_system(messages: Sequence[AnyMessage], system_prompt: str | None) -> list[AnyMessage]:
-    """Prepend the system prompt unless the conversation already starts with one."""
-    out = list(messages)
+    """Prepend the system prompt unless the conversation already starts with one.
+
+    Tool calls a cut run left unanswered get an "interrupted" answer (`_repair`).
+    """
+    out = answer_dangling_calls(messages)
     if system_prompt and not (out and isinstance(out[0], SystemMessage)):
         out.insert(0, SystemMessage(system_prompt))
     return out
@@ -192,7 +209,8 @@ def make_model_node(
         llm = source.get(context)
         prompt = context.system_prompt or system_prompt
         chosen = context.thinking if context.thinking is not None else thinking
-        return llm, with_system(state["messages"], prompt), call_kwargs(llm, chosen)
+        kwargs = call_kwargs(llm, chosen, context.reasoning_effort)
+        return llm, with_system(state["messages"], prompt), kwargs
 
     def call(state: ConversationState, config: RunnableConfig) -> dict[str, list[AIMessage]]:
         llm, messages, kwargs = request(state)
@@ -202,4 +220,4 @@ def make_model_node(
         llm, messages, kwargs = request(state)
         return {"messages": [await llm.ainvoke(messages, config, **kwargs)]}
 
-    return RunnableLambda(call, afunc=acall, name=name)
+    return dual_node(call, acall, name=name)

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -31,6 +31,7 @@ from kimi_graph._turns import after_last_user
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes import _control_hook as control
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, with_system
+from kimi_graph.modes._node import dual_node
 from kimi_graph.modes._tool_results import ContextStrategy, keep_latest_tool_results
 from kimi_graph.state import AgentLoopState, ConversationState, InputState
 
@@ -163,7 +164,7 @@ class ToolTimeout:
         """Async wrapper: cancel the call after `timeout`."""
         try:
             return await asyncio.wait_for(execute(request), self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return _timeout_message(request, self.timeout)
 
 
@@ -249,7 +250,7 @@ class AgentNodes:
         llm = (self.source if wrap_up is None else self.bare).get(context)
         thinking = context.thinking if context.thinking is not None else self.thinking
         prompt = context.system_prompt or self.system_prompt
-        kwargs = call_kwargs(llm, thinking)
+        kwargs = call_kwargs(llm, thinking, context.reasoning_effort)
         return llm, with_system(messages, prompt), kwargs, None, context, steering
 
     def _finish(
@@ -379,14 +380,10 @@ def create_agent_graph(
         input_schema=InputState,
         output_schema=ConversationState,
     )
-    builder.add_node(
-        "agent", RunnableLambda(nodes.call_model, afunc=nodes.acall_model, name="agent")
-    )
+    builder.add_node("agent", dual_node(nodes.call_model, nodes.acall_model, name="agent"))
     builder.add_edge(START, "agent")
     if nodes.tool_node is not None:
-        builder.add_node(
-            "tools", RunnableLambda(nodes.run_tools, afunc=nodes.arun_tools, name="tools")
-        )
+        builder.add_node("tools", dual_node(nodes.run_tools, nodes.arun_tools, name="tools"))
         builder.add_conditional_edges("agent", route_after_model, ["tools", "agent", END])
         builder.add_edge("tools", "agent")
     else:

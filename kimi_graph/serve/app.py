@@ -10,29 +10,42 @@ app = create_app(ServeConfig(base_url="http://gpu-0:8000/v1", backend="vllm"))
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
+import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from kimi_graph.serve.client_tools import parse_client_tools
+from kimi_graph.serve.client_tools import refuse_for_mode as refuse_tools
 from kimi_graph.serve.config import SERVED_MODELS, THREAD_HEADER, ServeConfig
+from kimi_graph.serve.cut_runs import repair_thread
 from kimi_graph.serve.errors import ApiError
 from kimi_graph.serve.graphs import ANSWER_NODES, GraphCache, Models
+from kimi_graph.serve.guard import RequestGuard
+from kimi_graph.serve.json_output import parse_response_format
+from kimi_graph.serve.json_output import refuse_for_mode as refuse_json
+from kimi_graph.serve.reasoning_memory import ReasoningMemory
 from kimi_graph.serve.runs import ClientGone, EventStream, RunTracker, guarded, invoke
 from kimi_graph.serve.schemas import (
+    THREAD_ID_PATTERN,
     ChatRequest,
     completion_body,
     finish_reason,
     new_id,
+    openai_tool_calls,
     parse_request,
     public_url,
     to_langchain,
@@ -46,6 +59,7 @@ __all__ = [
     "ServeState",
     "completions_route",
     "create_app",
+    "model_route",
     "models_route",
 ]
 
@@ -61,6 +75,7 @@ class ServeState:
         self.graphs = GraphCache(self.models, tools, config)
         self.threads = ThreadStore(config.checkpoint)
         self.runs = RunTracker()
+        self.reasoning = ReasoningMemory()
 
 
 def _check_auth(state: ServeState, request: Request) -> None:
@@ -77,19 +92,33 @@ def _check_auth(state: ServeState, request: Request) -> None:
         raise ApiError(401, msg, "invalid_api_key")
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
     declared = request.headers.get("content-length")
     too_large = f"{COMPLETIONS}: the request body is larger than the limit of {limit} bytes"
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, too_large, "request_too_large")
     parts: list[bytes] = []
     size = 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            raise ApiError(413, too_large, "request_too_large")
-        parts.append(part)
+    try:
+        async with asyncio.timeout(timeout):
+            async for part in request.stream():
+                size += len(part)
+                if size > limit:
+                    raise ApiError(413, too_large, "request_too_large")
+                parts.append(part)
+    except TimeoutError:
+        msg = f"{COMPLETIONS}: the request body did not arrive within {timeout:g}s"
+        raise ApiError(408, msg, "request_timeout", headers={"connection": "close"}) from None
     return b"".join(parts)
+
+
+def _check_capacity(state: ServeState) -> None:
+    if state.runs.active >= state.config.max_runs:
+        msg = (
+            f"{COMPLETIONS}: the server is running its maximum of "
+            f"{state.config.max_runs} runs; retry later"
+        )
+        raise ApiError(503, msg, "server_busy", headers={"retry-after": "1"})
 
 
 def _check_request(body: ChatRequest) -> str:
@@ -102,18 +131,30 @@ def _check_request(body: ChatRequest) -> str:
     if body.n not in (None, 1):
         msg = f"{COMPLETIONS}: n must be 1 (one answer per run)"
         raise ApiError(400, msg, "unsupported_value", param="n")
-    if body.tools:
-        where = (
-            "it runs the server's own tools; request tools are not merged"
-            if mode in ("agent", "swarm")
-            else "it answers without tools; use kimi-agent or kimi-swarm for tool use"
+    if body.logprobs or body.top_logprobs is not None:
+        param = "logprobs" if body.logprobs else "top_logprobs"
+        msg = (
+            f"{COMPLETIONS}: {param} is not available on {body.model}: a run's answer is "
+            "made by a graph of model calls, whose token log-probabilities are not kept"
         )
-        msg = f"{COMPLETIONS}: `tools` is not accepted by {body.model}: {where}"
-        raise ApiError(400, msg, "tools_not_supported", param="tools")
-    if body.tool_choice not in (None, "auto", "none"):
-        msg = f"{COMPLETIONS}: tool_choice must be 'auto' or 'none' (no request tools)"
-        raise ApiError(400, msg, "unsupported_value", param="tool_choice")
+        raise ApiError(400, msg, "unsupported_value", param=param)
+    if all(m.role in ("system", "developer") for m in body.messages):
+        msg = f"{COMPLETIONS}: messages hold only system messages; send a user message"
+        raise ApiError(400, msg, "invalid_value", param="messages")
     return mode
+
+
+def _thread_id(request: Request, body: ChatRequest) -> str | None:
+    header = request.headers.get(THREAD_HEADER)
+    if header is not None and not re.fullmatch(THREAD_ID_PATTERN, header):
+        msg = f"{COMPLETIONS}: the {THREAD_HEADER} header must be 1 to 200 visible ASCII characters"
+        raise ApiError(400, msg, "invalid_value", param=THREAD_HEADER)
+    return header or body.thread_id
+
+
+def _caller(request: Request) -> str:
+    """Who is asking, for what the server remembers per caller (the bearer key)."""
+    return request.headers.get("authorization", "")
 
 
 def _swarm_summary(state: dict[str, Any]) -> dict[str, Any] | None:
@@ -127,29 +168,60 @@ def _swarm_summary(state: dict[str, Any]) -> dict[str, Any] | None:
     return {"subagents": out}
 
 
+def _model_card(name: str, created: int) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": created, "owned_by": "kimi-graph"}
+
+
 async def models_route(request: Request) -> Response:
     """`GET /v1/models`: the four served models."""
     state: ServeState = request.app.state.kimi
     _check_auth(state, request)
     created = int(time.time())
-    data = [
-        {"id": name, "object": "model", "created": created, "owned_by": "kimi-graph"}
-        for name in SERVED_MODELS
-    ]
+    data = [_model_card(name, created) for name in SERVED_MODELS]
     return JSONResponse({"object": "list", "data": data})
+
+
+async def model_route(request: Request) -> Response:
+    """`GET /v1/models/{id}`: one served model (the SDKs' `models.retrieve`)."""
+    state: ServeState = request.app.state.kimi
+    _check_auth(state, request)
+    name = request.path_params["model"]
+    if name not in SERVED_MODELS:
+        known = ", ".join(SERVED_MODELS)
+        msg = f"GET /v1/models/{name}: the model does not exist; available: {known}"
+        raise ApiError(404, msg, "model_not_found", param="model")
+    return JSONResponse(_model_card(name, int(time.time())))
 
 
 async def completions_route(request: Request) -> Response:
     """`POST /v1/chat/completions`: run the model's graph, streamed or not."""
     state: ServeState = request.app.state.kimi
     _check_auth(state, request)
-    body = parse_request(await _read_body(request, state.config.max_body_bytes))
+    _check_capacity(state)
+    raw = await _read_body(request, state.config.max_body_bytes, state.config.body_timeout)
+    body = parse_request(raw)
     mode = _check_request(body)
+    tools = parse_client_tools(body)
+    json_format = parse_response_format(body.response_format)
+    if tools is not None and mode in ("agent", "swarm"):
+        raise refuse_tools(body.model)
+    if json_format is not None and mode in ("agent", "swarm"):
+        raise refuse_json(body.model)
     endpoint = f"{COMPLETIONS} ({body.model})"
+    thread_id = _thread_id(request, body)
     messages = to_langchain(body.messages)
-    thread_id = request.headers.get(THREAD_HEADER) or body.thread_id
+    caller = _caller(request)
+    state.reasoning.restore(caller, messages)
     checkpointer = await state.threads.saver(endpoint) if thread_id else None
-    graph = state.graphs.get(mode, body.model_params(), checkpointer)
+    graph = state.graphs.get(
+        mode, body.model_params(), checkpointer, tools=tools, json_format=json_format
+    )
+    note_text = (
+        tools.forced_choice_note(state.models.dispatcher, thinking=mode == "thinking")
+        if tools is not None
+        else None
+    )
+    note = {"note": note_text, "thinking": False} if note_text else None
     usage = UsageCollector()
     config: RunnableConfig = {"callbacks": [usage], "run_name": body.model}
     headers: dict[str, str] = {}
@@ -159,9 +231,27 @@ async def completions_route(request: Request) -> Response:
     inputs = {"messages": messages}
     completion_id = new_id()
     lock = state.threads.lock(thread_id) if thread_id else contextlib.nullcontext()
+    include_usage = body.include_usage or state.config.always_include_usage
+
+    async def repair() -> None:
+        if thread_id:
+            await repair_thread(graph, config)
+
+    def remember(final: AIMessage | None) -> None:
+        if tools is not None:
+            state.reasoning.remember(caller, messages, final)
+
     if body.stream:
         translator = StreamTranslator(
-            completion_id, body.model, ANSWER_NODES[mode], usage, include_usage=body.include_usage
+            completion_id,
+            body.model,
+            ANSWER_NODES[mode],
+            usage,
+            include_usage=include_usage,
+            client_tools=tools is not None,
+            json_mode=json_format is not None,
+            note=note,
+            on_final=remember,
         )
         return EventStream(
             graph,
@@ -173,6 +263,7 @@ async def completions_route(request: Request) -> Response:
             tracker=state.runs,
             headers=headers,
             lock=lock,
+            on_cut=repair,
         )
     async with lock:
         try:
@@ -182,18 +273,22 @@ async def completions_route(request: Request) -> Response:
                 timeout=state.config.timeout,
                 endpoint=endpoint,
                 tracker=state.runs,
+                on_cut=repair,
             )
         except ClientGone:
             return Response(status_code=499)  # nobody reads it; closes the exchange
     final = final_message(result)
+    remember(final)
+    extra = {**(_swarm_summary(result) or {}), **(note or {})}
     payload = completion_body(
         completion_id=completion_id,
         model=body.model,
         content=message_text(final),
         reasoning=run_reasoning(result),
-        reason=finish_reason(final),
+        reason=finish_reason(final, client_tools=tools is not None),
         usage=usage.openai_usage(),
-        extra=_swarm_summary(result),
+        extra=extra or None,
+        tool_calls=openai_tool_calls(final) if tools is not None else None,
     )
     return JSONResponse(payload, headers=headers)
 
@@ -201,6 +296,11 @@ async def completions_route(request: Request) -> Response:
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return exc.response()
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    msg = f"{request.method} {request.url.path}: internal error ({type(exc).__name__})"
+    return ApiError(500, msg, "internal_error").response()
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -240,9 +340,15 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/v1/models", models_route, methods=["GET"]),
+            Route("/v1/models/{model:path}", model_route, methods=["GET"]),
             Route(COMPLETIONS, completions_route, methods=["POST"]),
         ],
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+        middleware=[Middleware(RequestGuard, allowed_hosts=config.allowed_hosts)],
         lifespan=lifespan,
     )
     app.state.kimi = state

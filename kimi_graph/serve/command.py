@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from kimi_graph.serve.config import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, SERVED_MODELS
+from kimi_graph.serve.guard import LOOPBACK_HOSTS, check_bind, is_wildcard
 
 __all__ = [
     "API_KEY_ENV",
@@ -39,7 +40,9 @@ def add_serve_command(commands: Any) -> None:
         "--backend", help="upstream dialect: moonshot, vllm, sglang, ... (default: detect)"
     )
     serve.add_argument(
-        "--model", default="kimi-k2.5", help="upstream model id (default: kimi-k2.5)"
+        "--model",
+        help="upstream model id (default: KIMI_MODEL, else kimi-k2.6 on Moonshot's API and "
+        "kimi-k2.5 on other servers)",
     )
     serve.add_argument(
         "--worker-url",
@@ -50,7 +53,8 @@ def add_serve_command(commands: Any) -> None:
     )
     serve.add_argument(
         "--api-key",
-        help=f"bearer key clients must send (default: {API_KEY_ENV}; none = no auth)",
+        help=f"bearer key clients must send (default: {API_KEY_ENV}; none or empty = no "
+        "auth, allowed on loopback only)",
     )
     serve.add_argument(
         "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per request (default: 600)"
@@ -77,6 +81,30 @@ def add_serve_command(commands: Any) -> None:
     serve.add_argument(
         "--emulator", action="store_true", help="use an in-process K2.5 emulator as upstream"
     )
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name clients may use in the Host header, besides loopback and --host "
+        "(repeat; '*' = any)",
+    )
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve a non-loopback --host without an API key (refused otherwise)",
+    )
+    serve.add_argument(
+        "--always-include-usage",
+        action="store_true",
+        help="end every stream with a usage chunk, even when the client did not ask",
+    )
+    serve.add_argument(
+        "--max-runs",
+        type=int,
+        default=256,
+        help="runs at once; more are answered 503 (default: 256)",
+    )
     serve.add_argument("--log-level", default="warning", help="uvicorn's (default: warning)")
     serve.set_defaults(handler=run_serve_command)
 
@@ -93,12 +121,28 @@ def _tools(choice: str) -> list[Any]:
     return list(default_tools())
 
 
+def _allowed_hosts(host: str, extra: list[str]) -> tuple[str, ...]:
+    """Loopback names, the bound address (unless a wildcard) and `--allowed-host`."""
+    hosts = [*LOOPBACK_HOSTS, *extra]
+    if not is_wildcard(host):
+        hosts.append(host)
+    elif not extra:
+        hosts.append("*")  # every interface, no names given: the API key guards it
+    return tuple(dict.fromkeys(hosts))
+
+
 def run_serve_command(args: argparse.Namespace) -> int:
     """Start the server and block until Ctrl-C."""
     from kimi_graph.serve.app import create_app
     from kimi_graph.serve.config import ServeConfig
     from kimi_graph.serve.runtime import run
 
+    api_key = (args.api_key or os.environ.get(API_KEY_ENV) or "").strip() or None
+    try:
+        check_bind(args.host, has_key=api_key is not None, insecure_no_auth=args.insecure_no_auth)
+    except ValueError as err:
+        print(f"kimi-graph: error: {err}", file=sys.stderr)
+        return 2
     emu = None
     base_url, backend = args.base_url, args.backend
     if args.emulator:
@@ -113,7 +157,10 @@ def run_serve_command(args: argparse.Namespace) -> int:
             backend=backend,
             model=args.model,
             worker_base_urls=tuple(args.worker_url),
-            api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
+            api_key=api_key,
+            allowed_hosts=_allowed_hosts(args.host, args.allowed_host),
+            always_include_usage=args.always_include_usage,
+            max_runs=args.max_runs,
             max_body_bytes=args.max_body,
             timeout=args.timeout,
             checkpoint=args.checkpoint,

@@ -5,21 +5,32 @@ ApiError                    a request the server answers with an error status
   400 invalid_request_error   bad JSON, a field out of range, `tools` on agent/swarm
   401 invalid_api_key         a missing or wrong bearer key (`--api-key`)
   404 model_not_found         a model that is not one of the four
+  408 request_timeout         a body that did not arrive in time
   413 request_too_large       a body over the size limit
+  415 unsupported_media_type  a body that is not `application/json`
   429 rate_limit_exceeded     the upstream model server's 429, passed on
-  502 upstream_error          the upstream server failed or could not be reached
+  502 upstream_error          the upstream server failed, could not be reached, or
+                              answered 200 with an error or an unusable body
+  503 server_busy             the server runs its maximum of runs
   504 timeout                 the run took longer than the per-request timeout
 ```
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import openai
 from starlette.responses import JSONResponse
 
+from kimi_graph._transport.endpoint import MalformedResponseError
+
+NO_CHUNKS = frozenset({"No generation chunks were returned", "No generations found in stream."})
+"""langchain-core's errors for a stream that produced nothing (`stream`, `agenerate`)."""
+
 __all__ = [
+    "NO_CHUNKS",
     "ApiError",
     "TYPE_OF_STATUS",
     "from_exception",
@@ -30,10 +41,13 @@ TYPE_OF_STATUS = {
     401: "invalid_request_error",
     404: "invalid_request_error",
     405: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
+    415: "invalid_request_error",
     429: "rate_limit_error",
     500: "server_error",
     502: "upstream_error",
+    503: "server_error",
     504: "timeout_error",
 }
 
@@ -122,6 +136,22 @@ def from_exception(err: BaseException, endpoint: str) -> ApiError:
         return ApiError(
             502,
             f"{endpoint}: the upstream model server answered {status}: {detail}",
+            "upstream_error",
+        )
+    if isinstance(err, MalformedResponseError):
+        detail = re.sub(r"^Malformed response from \S+: ", "", str(err))  # no upstream URL
+        return ApiError(
+            502,
+            f"{endpoint}: the upstream model server answered 200 with an unusable body: {detail}",
+            "upstream_error",
+        )
+    if isinstance(err, ValueError) and str(err) in NO_CHUNKS:
+        # langchain-core's words for a streamed call whose 200 was not an event
+        # stream (a JSON error body, an HTML page): the upstream's fault.
+        return ApiError(
+            502,
+            f"{endpoint}: the upstream model server answered a stream with no chunks "
+            "(a 200 that is not an event stream)",
             "upstream_error",
         )
     if isinstance(err, openai.APITimeoutError):

@@ -18,8 +18,10 @@ from langgraph.graph.state import CompiledStateGraph
 
 from kimi_graph.chat_models import ChatKimi
 from kimi_graph.modes import create_graph
+from kimi_graph.serve.client_tools import ClientTools
 from kimi_graph.serve.config import ServeConfig
 from kimi_graph.serve.errors import ApiError
+from kimi_graph.serve.json_output import JsonFormat
 
 __all__ = [
     "ANSWER_NODES",
@@ -50,10 +52,11 @@ class Models:
     def __init__(self, config: ServeConfig) -> None:
         key = config.upstream_api_key
         common: dict[str, Any] = {
-            "model": config.model,
             "max_retries": config.max_retries,
             "rate_limit_max_wait": config.rate_limit_max_wait,
         }
+        if config.model:
+            common["model"] = config.model
         if key is not None:
             common["api_key"] = key
         if config.base_url:
@@ -85,7 +88,7 @@ class Models:
 
 def build_mode_graph(
     mode: str,
-    model: ChatKimi,
+    model: Any,
     workers: Sequence[ChatKimi],
     tools: Sequence[Any],
     config: ServeConfig,
@@ -95,7 +98,8 @@ def build_mode_graph(
 
     Args:
         mode: `"instant" | "thinking" | "agent" | "swarm"`.
-        model: The answering model (orchestrator and synthesis of the swarm).
+        model: The answering model (orchestrator and synthesis of the swarm); in
+            instant and thinking mode also a `ChatKimi` with bound tools or a JSON chain.
         workers: The swarm's worker models; empty = `model` in instant mode.
         tools: Tools of agent and swarm.
         config: The server's settings (swarm limits, extra options).
@@ -125,19 +129,51 @@ class GraphCache:
         self._lock = threading.Lock()
         self.size = 32
 
-    def get(self, mode: str, params: dict[str, Any], checkpointer: Any = None) -> Graph:
+    def get(
+        self,
+        mode: str,
+        params: dict[str, Any],
+        checkpointer: Any = None,
+        *,
+        tools: ClientTools | None = None,
+        json_format: JsonFormat | None = None,
+    ) -> Graph:
         """The graph for `mode` with these model settings (built on first use).
+
+        Args:
+            mode: The served mode.
+            params: `max_tokens` and sampling fields of the request.
+            checkpointer: The thread store's checkpointer, or None.
+            tools: The client's tools (instant and thinking only).
+            json_format: A JSON `response_format` (instant and thinking only).
 
         Raises:
             ApiError: 400 for settings the upstream would refuse in this mode.
         """
-        key = (mode, tuple(sorted(params.items())), id(checkpointer) if checkpointer else None)
+        key = (
+            mode,
+            tuple(sorted(params.items())),
+            id(checkpointer) if checkpointer else None,
+            tools.key() if tools else None,
+            json_format.key() if json_format else None,
+        )
         with self._lock:
             graph = self._graphs.get(key)
             if graph is not None:
                 self._graphs.move_to_end(key)
                 return graph
-        model = self.models.answering(mode, params)
+        model: Any = self.models.answering(mode, params)
+        served = f"kimi-{mode}"
+        if tools is not None and json_format is not None:
+            thinking_set = model.model_copy(update={"thinking": THINKING_OF_MODE[mode]})
+            model = json_format.answering_with_tools(
+                thinking_set, tools, thinking=THINKING_OF_MODE[mode], served=served
+            )
+        elif tools is not None:
+            model = tools.bind(model, thinking=THINKING_OF_MODE[mode], served=served)
+        elif json_format is not None:
+            thinking_set = model.model_copy(update={"thinking": THINKING_OF_MODE[mode]})
+            model = json_format.answering(thinking_set, served=served)
         # Sub-agents keep the server's sampling: without a pool they run on the plain
         # dispatcher, not on the copy that carries this request's settings.
         workers = self.models.workers or [self.models.dispatcher]

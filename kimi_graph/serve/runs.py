@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -74,8 +74,12 @@ async def guarded(
     timeout: float,
     endpoint: str,
     tracker: RunTracker,
+    on_cut: Callable[[], Awaitable[object]] | None = None,
 ) -> T:
     """Await `work`, cancelling it on client disconnect or after `timeout` seconds.
+
+    `on_cut` runs once the work has unwound, when it did not finish (disconnect,
+    timeout, failure): e.g. to leave the run's thread valid.
 
     Raises:
         ClientGone: The client disconnected (the work was cancelled and has unwound).
@@ -96,6 +100,8 @@ async def guarded(
         if not task.done():
             task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        if on_cut is not None and (task.cancelled() or task.exception() is not None):
+            await asyncio.shield(on_cut())
         tracker.leave()
     if task in done:
         try:
@@ -139,6 +145,7 @@ class EventStream(Response):
         tracker: RunTracker,
         headers: dict[str, str],
         lock: contextlib.AbstractAsyncContextManager[Any] | None = None,
+        on_cut: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.graph = graph
         self.inputs = inputs
@@ -149,6 +156,7 @@ class EventStream(Response):
         self.tracker = tracker
         self.extra_headers = headers
         self.lock = lock or contextlib.nullcontext()
+        self.on_cut = on_cut
         self.started = False
 
     async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
@@ -188,6 +196,7 @@ class EventStream(Response):
                     timeout=self.timeout,
                     endpoint=self.endpoint,
                     tracker=self.tracker,
+                    on_cut=self.on_cut,
                 )
         except ClientGone:
             return

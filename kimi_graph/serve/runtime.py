@@ -10,6 +10,8 @@ from typing import Any
 
 import uvicorn
 
+from kimi_graph.serve.connections import uvicorn_limits
+
 __all__ = [
     "ServerThread",
     "bind",
@@ -40,7 +42,18 @@ def url_of(sock: socket.socket) -> str:
 
 def _server(app: Any, **options: Any) -> uvicorn.Server:
     options.setdefault("log_level", "warning")
-    return uvicorn.Server(uvicorn.Config(app, lifespan="on", **options))
+    state = getattr(getattr(app, "state", None), "kimi", None)
+    config = getattr(state, "config", None)
+    limits = (
+        uvicorn_limits(
+            header_timeout=config.header_timeout,
+            max_connections=config.max_connections,
+            keep_alive=config.keep_alive,
+        )
+        if config is not None
+        else uvicorn_limits()
+    )
+    return uvicorn.Server(uvicorn.Config(app, lifespan="on", **{**limits, **options}))
 
 
 def run(
@@ -58,7 +71,8 @@ def run(
         host: Interface to listen on.
         port: TCP port; 0 picks a free one.
         on_ready: Called with the server's URL once the socket is bound.
-        **options: More `uvicorn.Config` options (e.g. `log_level="info"`).
+        **options: More `uvicorn.Config` options (e.g. `log_level="info"`); the
+            connection limits come from the app's `ServeConfig`.
     """
     sock = bind(host, port)
     if on_ready is not None:

@@ -30,15 +30,20 @@ __all__ = [
     "ChatRequest",
     "MessageIn",
     "SAMPLING_FIELDS",
+    "THREAD_ID_PATTERN",
     "StreamOptions",
     "chunk_body",
     "completion_body",
     "finish_reason",
     "new_id",
+    "openai_tool_calls",
     "parse_request",
     "public_url",
     "to_langchain",
 ]
+
+THREAD_ID_PATTERN = r"^[!-~]{1,200}$"
+"""A thread id: 1 to 200 visible ASCII characters (it is echoed in a response header)."""
 
 SAMPLING_FIELDS = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "seed", "stop")
 """Request fields passed on to the answering model, beside `max_tokens`."""
@@ -86,7 +91,11 @@ class ChatRequest(BaseModel):
     n: int | None = Field(default=None, ge=1)
     tools: list[dict[str, Any]] | None = None
     tool_choice: Any = None
-    thread_id: str | None = Field(default=None, min_length=1, max_length=200)
+    parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    thread_id: str | None = Field(default=None, pattern=THREAD_ID_PATTERN)
 
     def model_params(self) -> dict[str, Any]:
         """`max_tokens` and the sampling fields the client set, as `ChatKimi` fields."""
@@ -117,11 +126,17 @@ def parse_request(raw: bytes) -> ChatRequest:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         msg = f"/v1/chat/completions: the body is not valid JSON ({err})"
         raise ApiError(400, msg, "invalid_json") from None
+    except RecursionError:
+        msg = "/v1/chat/completions: the body is nested too deeply"
+        raise ApiError(400, msg, "invalid_json") from None
     if not isinstance(data, dict):
         msg = "/v1/chat/completions: the body must be a JSON object"
         raise ApiError(400, msg, "invalid_json")
     try:
         return ChatRequest.model_validate(data)
+    except RecursionError:
+        msg = "/v1/chat/completions: the body is nested too deeply"
+        raise ApiError(400, msg, "invalid_json") from None
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
@@ -146,11 +161,22 @@ def _assistant(message: MessageIn, index: int) -> AIMessage:
         if not isinstance(name, str):
             msg = f"/v1/chat/completions: messages.{index}.tool_calls: a call has no name"
             raise ApiError(400, msg, "invalid_value", param=f"messages.{index}.tool_calls")
+        if not isinstance(arguments, (str, dict)):
+            msg = (
+                f"/v1/chat/completions: messages.{index}.tool_calls: the arguments of "
+                f"{name} must be a JSON string (got {type(arguments).__name__})"
+            )
+            raise ApiError(400, msg, "invalid_value", param=f"messages.{index}.tool_calls")
         try:
             args = json.loads(arguments) if isinstance(arguments, str) else arguments
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, RecursionError) as err:
             invalid.append(
                 {"name": name, "args": arguments, "id": call.get("id"), "error": str(err)}
+            )
+            continue
+        if not isinstance(args, dict):
+            invalid.append(
+                {"name": name, "args": arguments, "id": call.get("id"), "error": "not an object"}
             )
             continue
         tool_calls.append({"name": name, "args": args, "id": call.get("id"), "type": "tool_call"})
@@ -214,12 +240,47 @@ def new_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
 
-def finish_reason(message: AIMessage | None) -> str:
-    """OpenAI's finish reason for the final message (`stop` or `length`)."""
+def finish_reason(message: AIMessage | None, *, client_tools: bool = False) -> str:
+    """OpenAI's finish reason for the final message (`stop`, `length` or `tool_calls`).
+
+    `tool_calls` only with `client_tools`: the server's own tool calls are not the
+    client's to run.
+    """
     if message is None:
         return "stop"
+    if client_tools and (message.tool_calls or message.invalid_tool_calls):
+        return "tool_calls"
     reason = message.response_metadata.get("finish_reason")
     return "length" if reason == "length" else "stop"
+
+
+def openai_tool_calls(message: AIMessage | None) -> list[dict[str, Any]]:
+    """The message's tool calls in OpenAI's shape (arguments as JSON text).
+
+    Calls whose arguments were not a JSON object are passed on as the model wrote them.
+    """
+    if message is None:
+        return []
+    calls = [
+        {
+            "id": call.get("id"),
+            "type": "function",
+            "function": {
+                "name": call["name"],
+                "arguments": json.dumps(call["args"], ensure_ascii=False),
+            },
+        }
+        for call in message.tool_calls
+    ]
+    calls += [
+        {
+            "id": call.get("id"),
+            "type": "function",
+            "function": {"name": call.get("name") or "", "arguments": call.get("args") or ""},
+        }
+        for call in message.invalid_tool_calls
+    ]
+    return calls
 
 
 def completion_body(
@@ -229,11 +290,15 @@ def completion_body(
     content: str,
     reasoning: str | None,
     reason: str,
-    usage: dict[str, Any],
+    usage: dict[str, Any] | None,
     extra: dict[str, Any] | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A non-streamed `chat.completion` body."""
+    """A non-streamed `chat.completion` body (`content` null beside tool calls)."""
     message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+        message["content"] = content or None
     if reasoning:
         message["reasoning_content"] = reasoning
     body: dict[str, Any] = {
@@ -242,8 +307,9 @@ def completion_body(
         "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "message": message, "finish_reason": reason, "logprobs": None}],
-        "usage": usage,
     }
+    if usage is not None:
+        body["usage"] = usage
     if extra:
         body["kimi_graph"] = extra
     return body

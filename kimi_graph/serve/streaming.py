@@ -17,11 +17,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
+from langchain_core.messages.tool import ToolCallChunk
 
-from kimi_graph.serve.schemas import chunk_body, finish_reason, public_url
+from kimi_graph.serve.schemas import chunk_body, finish_reason, openai_tool_calls, public_url
 from kimi_graph.serve.usage import UsageCollector
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "public_event",
     "reasoning_of",
     "run_reasoning",
+    "tool_call_deltas",
 ]
 
 
@@ -64,6 +67,24 @@ def reasoning_of(message: AIMessage | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def tool_call_deltas(chunks: list[ToolCallChunk]) -> list[dict[str, Any]]:
+    """Tool-call chunks as OpenAI's `delta.tool_calls` (id, type and name when known)."""
+    deltas = []
+    for position, chunk in enumerate(chunks):
+        index = chunk.get("index")
+        delta: dict[str, Any] = {"index": index if isinstance(index, int) else position}
+        if chunk.get("id"):
+            delta["id"] = chunk["id"]
+            delta["type"] = "function"
+        function: dict[str, Any] = {}
+        if chunk.get("name"):
+            function["name"] = chunk["name"]
+        function["arguments"] = chunk.get("args") or ""
+        delta["function"] = function
+        deltas.append(delta)
+    return deltas
+
+
 REASONING_SEPARATOR = "\n\n"
 """Between the reasoning of two model calls of one run (agent steps, orchestrator, synthesis)."""
 
@@ -93,6 +114,11 @@ class StreamTranslator:
         nodes: Nodes whose tokens are the answer's.
         usage: The run's usage collector.
         include_usage: End with a usage chunk (`stream_options.include_usage`).
+        client_tools: The request brought its own tools: the model's tool calls are
+            sent as `delta.tool_calls` (the server's own tool calls never are).
+        json_mode: The answer is JSON made from the whole call: sent once, at the end.
+        note: A `kimi_graph` field for the first chunk (e.g. thinking turned off).
+        on_final: Called with the final message when the stream ends.
     """
 
     def __init__(
@@ -103,12 +129,21 @@ class StreamTranslator:
         usage: UsageCollector,
         *,
         include_usage: bool,
+        client_tools: bool = False,
+        json_mode: bool = False,
+        note: dict[str, Any] | None = None,
+        on_final: Callable[[AIMessage | None], None] | None = None,
     ) -> None:
         self.completion_id = completion_id
         self.model = model
         self.nodes = nodes
         self.usage = usage
         self.include_usage = include_usage
+        self.client_tools = client_tools
+        self.json_mode = json_mode
+        self.note = note
+        self.on_final = on_final
+        self.tool_calls_sent = 0
         self.created = int(time.time())
         self.content = ""
         self.reasoning = ""
@@ -120,6 +155,8 @@ class StreamTranslator:
         if not self._started:
             delta = {"role": "assistant", **delta}
             self._started = True
+            if self.note is not None and "extra" not in kwargs:
+                kwargs["extra"] = self.note
         return chunk_body(self.completion_id, self.model, self.created, delta, **kwargs)
 
     def handle(self, mode: str, data: Any) -> list[dict[str, Any]]:
@@ -149,9 +186,12 @@ class StreamTranslator:
             self.reasoning += reasoning
             out.append(self._chunk({"reasoning_content": reasoning}))
         text = message_text(chunk)
-        if text:
+        if text and not self.json_mode:  # JSON is made from the whole call: `finish` sends it
             self.content += text
             out.append(self._chunk({"content": text}))
+        if self.client_tools and chunk.tool_call_chunks:
+            out.append(self._chunk({"tool_calls": tool_call_deltas(chunk.tool_call_chunks)}))
+            self.tool_calls_sent += len(chunk.tool_call_chunks)
         return out
 
     def finish(self) -> list[dict[str, Any]]:
@@ -165,7 +205,13 @@ class StreamTranslator:
                 out.append(self._chunk({"reasoning_content": reasoning}))
         if text.startswith(self.content) and len(text) > len(self.content):
             out.append(self._chunk({"content": text[len(self.content) :]}))
-        out.append(self._chunk({}, reason=finish_reason(final)))
+        calls = openai_tool_calls(final) if self.client_tools else []
+        if calls and not self.tool_calls_sent:  # not streamed (e.g. a raw-token fallback)
+            deltas = [{"index": i, **call} for i, call in enumerate(calls)]
+            out.append(self._chunk({"tool_calls": deltas}))
+        out.append(self._chunk({}, reason=finish_reason(final, client_tools=self.client_tools)))
+        if self.on_final is not None:
+            self.on_final(final)
         if self.include_usage:
             usage = self.usage.openai_usage()
             out.append(chunk_body(self.completion_id, self.model, self.created, usage=usage))

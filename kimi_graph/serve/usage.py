@@ -25,15 +25,22 @@ class UsageCollector(UsageMetadataCallbackHandler):
     """Called on the event loop itself: counting is cheap and needs no thread."""
 
     def openai_usage(self) -> dict[str, Any]:
-        """The totals over every model as OpenAI's `usage` object."""
+        """The totals over every model as OpenAI's `usage` object.
+
+        `prompt_tokens_details.cached_tokens` and `completion_tokens_details.reasoning_tokens`
+        appear only when an upstream call reported them (never an invented 0).
+        """
         with self._lock:
             usage = total_usage(*self.usage_metadata.values())
         inputs = usage.get("input_token_details") or {}
         outputs = usage.get("output_token_details") or {}
-        return {
+        body: dict[str, Any] = {
             "prompt_tokens": usage["input_tokens"],
             "completion_tokens": usage["output_tokens"],
             "total_tokens": usage["input_tokens"] + usage["output_tokens"],
-            "prompt_tokens_details": {"cached_tokens": inputs.get("cache_read", 0)},
-            "completion_tokens_details": {"reasoning_tokens": outputs.get("reasoning", 0)},
         }
+        if "cache_read" in inputs:
+            body["prompt_tokens_details"] = {"cached_tokens": inputs["cache_read"]}
+        if "reasoning" in outputs:
+            body["completion_tokens_details"] = {"reasoning_tokens": outputs["reasoning"]}
+        return body

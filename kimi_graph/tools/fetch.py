@@ -196,7 +196,7 @@ class FetchURLTool(BaseTool):
     ) -> str:
         try:
             return await asyncio.wait_for(self._afetch(url), timeout=self.timeout)
-        except asyncio.TimeoutError as e:
+        except TimeoutError as e:
             raise self._timeout_error(url) from e
 
     async def _afetch(self, url: str) -> str:

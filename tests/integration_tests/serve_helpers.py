@@ -63,3 +63,69 @@ def replayed_usage(emulator: Emulator, records: list[Any]) -> dict[str, int]:
 
 def dumps(value: Any) -> str:
     return json.dumps(value)
+
+
+class CannedUpstream:
+    """A loopback HTTP server answering every POST with one canned status and JSON body.
+
+    For upstream behaviour the emulator does not script (a 200 carrying an error,
+    prose where JSON was asked).
+    """
+
+    def __init__(self, body: dict[str, Any], status: int = 200) -> None:
+        import http.server
+        import threading
+
+        canned = json.dumps(body).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(canned)))
+                self.end_headers()
+                self.wfile.write(canned)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> CannedUpstream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@contextmanager
+def served_on(base_url: str, backend: str = "vllm", **options: Any) -> Iterator[ServerThread]:
+    """A kimi-graph server over any upstream base URL."""
+    options.setdefault("max_retries", 0)
+    config = ServeConfig(base_url=base_url, backend=backend, upstream_api_key="k", **options)
+    with ServerThread(create_app(config, tools=[calculator])) as server:
+        yield server
+
+
+def completion(content: str, reasoning: str | None = None) -> dict[str, Any]:
+    """A chat completion body as an upstream sends it."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
+    return {
+        "id": "cmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "kimi-k2.5",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+    }

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from langchain_core.messages import AnyMessage, HumanMessage
@@ -523,7 +523,7 @@ class CommandFeed:
 def _timestamp(moment: datetime) -> float:
     """A store's `created_at` as a POSIX time (a naive one is UTC, as SQLite's is)."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 

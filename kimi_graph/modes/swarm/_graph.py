@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
@@ -18,6 +18,8 @@ from langgraph.types import Checkpointer, Send
 from kimi_graph._transport.urls import redact_url
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, find_kimi
+from kimi_graph.modes._node import dual_node
+from kimi_graph.modes._repair import answer_dangling_calls
 from kimi_graph.modes.agent import DEFAULT_MAX_STEPS, DEFAULT_TOOL_TIMEOUT, create_agent_graph
 from kimi_graph.modes.swarm import _prompts as prompts
 from kimi_graph.modes.swarm._commands import swarm_stopped
@@ -112,12 +114,14 @@ class Orchestrator(_ModelStep):
         prompt = settings.system_prompt or prompts.ORCHESTRATOR_PROMPT.format(
             max_subagents=settings.max_subagents, rounds_note=rounds_note
         )
-        messages = [m for m in state["messages"] if not isinstance(m, SystemMessage)]
+        messages = answer_dangling_calls(
+            [m for m in state["messages"] if not isinstance(m, SystemMessage)]
+        )
         llm = self.source.get(context)
         return (
             llm,
             [SystemMessage(prompt), *messages],
-            call_kwargs(llm, settings.thinking),
+            call_kwargs(llm, settings.thinking, context.reasoning_effort),
             settings,
         )
 
@@ -162,7 +166,8 @@ class Synthesis(_ModelStep):
         context = current_context()
         settings = self.settings.for_run(context)
         llm = self.source.get(context)
-        return llm, synthesis_input(state), call_kwargs(llm, settings.thinking), settings
+        kwargs = call_kwargs(llm, settings.thinking, context.reasoning_effort)
+        return llm, answer_dangling_calls(synthesis_input(state)), kwargs, settings
 
     def _answered(
         self, state: SwarmState, response: AIMessage, settings: SwarmSettings
@@ -326,16 +331,14 @@ def create_swarm_graph(
     )
     builder.add_node(
         "orchestrator",
-        RunnableLambda(orchestrator.call, afunc=orchestrator.acall, name="orchestrator"),
+        dual_node(orchestrator.call, orchestrator.acall, name="orchestrator"),
     )
     builder.add_node(
         "subagent",
-        RunnableLambda(branch.run, afunc=branch.arun, name="subagent"),
+        dual_node(branch.run, branch.arun, name="subagent"),
         destinations=("orchestrator", "synthesis"),
     )
-    builder.add_node(
-        "synthesis", RunnableLambda(synthesis.call, afunc=synthesis.acall, name="synthesis")
-    )
+    builder.add_node("synthesis", dual_node(synthesis.call, synthesis.acall, name="synthesis"))
     builder.add_edge(START, "orchestrator")
     builder.add_edge("synthesis", END)
     if approve_plan:

@@ -287,8 +287,9 @@ def test_usage_metadata_on_invoke(kimi) -> None:
 def test_langsmith_params(kimi) -> None:
     params = kimi("moonshot")._get_ls_params(thinking=False)
     assert params["ls_provider"] == "moonshot"
-    assert params["ls_model_name"] == "kimi-k2.5"
-    assert kimi("vllm")._get_ls_params()["ls_provider"] == "vllm"
+    assert params["ls_model_name"] == "kimi-k2.6"  # Moonshot's hosted default
+    vllm = kimi("vllm")._get_ls_params()
+    assert (vllm["ls_provider"], vllm["ls_model_name"]) == ("vllm", "kimi-k2.5")
 
 
 def test_server_errors_are_clear(kimi) -> None:

@@ -229,13 +229,15 @@ def test_k3_reasoning_effort(kimi, emulator) -> None:
 def test_values_a_model_would_ignore_or_reject_fail_locally(kimi, emulator) -> None:
     mark = len(emulator.requests)
     with pytest.raises(ValueError, match="does not read thinking.keep"):
-        kimi("moonshot", thinking_keep="all").invoke("hi")
-    with pytest.raises(ValueError, match="does not read reasoning_effort"):
-        kimi("moonshot", reasoning_effort="high").invoke("hi")
-    with pytest.raises(ValueError, match="takes reasoning_effort 'low', 'high', 'max'"):
+        kimi("moonshot", model="kimi-k2.5", thinking_keep="all").invoke("hi")
+    with pytest.raises(ValueError, match="has no reasoning_effort 'ultra'"):
+        kimi("moonshot", reasoning_effort="ultra").invoke("hi")
+    with pytest.raises(ValueError, match="takes reasoning_effort 'none', 'minimal', 'low'"):
         kimi("moonshot", model="kimi-k3", reasoning_effort="medium").invoke("hi")
-    with pytest.raises(ValueError, match="always thinks"):
-        kimi("moonshot", model="kimi-k3", thinking=False).invoke("hi")
+    with pytest.raises(ValueError, match="kimi-k2.7-code at .* always thinks"):
+        kimi("moonshot", model="kimi-k2.7-code", thinking=False).invoke("hi")
+    with pytest.raises(ValueError, match="only with temperature=1; got temperature=0.5"):
+        kimi("moonshot", model="kimi-k3", temperature=0.5).invoke("hi")
     assert requests_since(emulator, mark) == []
 
 

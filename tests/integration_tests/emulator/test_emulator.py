@@ -873,7 +873,9 @@ def test_usage(emulator: Emulator) -> None:
         "completion_tokens",
         "total_tokens",
         "prompt_tokens_details",
+        "completion_tokens_details",  # reasoning_tokens, as Moonshot reports (WIRE.md §8.3)
     }
+    assert usage["completion_tokens_details"]["reasoning_tokens"] > 0
     off = ok(
         emulator, "moonshot", {"messages": user("count my tokens"), **switch("moonshot", False)}
     )["usage"]

@@ -94,7 +94,8 @@ def test_body_over_the_limit_is_413(emulator: Emulator) -> None:
         def chunked():  # no content-length: counted while reading
             yield json.dumps({"model": "kimi-instant", "messages": big}).encode()
 
-        response = httpx.post(url, content=chunked())
+        json_type = {"content-type": "application/json"}
+        response = httpx.post(url, content=chunked(), headers=json_type)
         assert response.status_code == 413
         ok = httpx.post(url, json={"model": "kimi-instant", "messages": USER})
         assert ok.status_code == 200
@@ -193,9 +194,11 @@ def test_disconnect_cancels_the_swarm(emulator: Emulator) -> None:
                     if '"event": "start"' in line:
                         starts += 1
                     if starts == 3:
+                        # A sub-agent's "start" event comes before its request leaves:
+                        # leave only once all three hang on the worker.
+                        wait_for(lambda: len(slow_worker.requests) == 3, "the sub-agents' requests")
                         break  # leaving the block closes the connection
             assert starts == 3
-            wait_for(lambda: len(slow_worker.requests) == 3, "the sub-agents' requests")
             runs = srv.app.state.kimi.runs
             wait_for(lambda: runs.active == 0, "the run to unwind")
             assert runs.cancelled >= 1

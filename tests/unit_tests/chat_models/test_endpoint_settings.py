@@ -90,7 +90,7 @@ def test_url_credentials_never_appear_in_errors() -> None:
 def test_model_table(model: str, family: str, thinking: str) -> None:
     spec = model_spec(model)
     assert (spec.family, spec.thinking) == (family, thinking)
-    assert spec.context_tokens == 262_144
+    assert spec.context_tokens == (1_048_576 if family.startswith("kimi-k3") else 262_144)
 
 
 def test_model_table_capabilities() -> None:
