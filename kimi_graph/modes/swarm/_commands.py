@@ -248,15 +248,30 @@ class SubagentControl:
         Waits (briefly) for the feed to have handed this sub-agent its commands, so a
         resumed run sees a cancel written before the crash before its first call.
         """
-        self.ready.wait(READY_WAIT)
+        if self._must_wait():
+            self.ready.wait(READY_WAIT)
         return self._begin()
 
     async def abegin(self) -> bool:
         """`begin` on an event loop."""
         deadline = time.monotonic() + READY_WAIT
-        while not self.ready.is_set() and time.monotonic() < deadline:
+        while self._must_wait() and not self.ready.is_set() and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
         return self._begin()
+
+    def _must_wait(self) -> bool:
+        """Whether commands may already target this sub-agent before it starts.
+
+        True while the round's first read is not done, or when this run is resumed
+        (its status was published before); a new sub-agent cannot be targeted yet.
+        """
+        feed = self.feed
+        if feed is None or self.ready.is_set():
+            return False
+        if not feed.synced.is_set():
+            return True
+        before = (feed.known or {}).get(self.id) or {}
+        return before.get("group") == self.task["group"]
 
     def _begin(self) -> bool:
         self.report_ignored()
@@ -394,7 +409,7 @@ class CommandFeed:
         self.ignored: dict[str, str] = {}
         self._reported: set[str] = set()
         self._dirty: dict[str, dict[str, Any]] = {}
-        self._known: dict[str, dict[str, Any]] | None = None
+        self.known: dict[str, dict[str, Any]] | None = None
         self._lock = threading.Lock()
         self._quit = threading.Event()
         self._wake = threading.Event()
@@ -479,15 +494,15 @@ class CommandFeed:
                 self.store.batch([PutOp(ns, key, None) for key in keys])
 
     def _tick(self) -> None:
-        if self._known is None:
+        if self.known is None:
             items = _search_all(self.store, (*STATUS_NAMESPACE, self.thread_id))
-            self._known = {i.key: i.value for i in items}
+            self.known = {i.key: i.value for i in items}
         with self._lock:
             controls = list(self.controls.values())
         now = time.time()
         for control in controls:
             if control.since is None:
-                before = self._known.get(control.id) or {}
+                before = self.known.get(control.id) or {}
                 same_run = before.get("group") == control.task["group"]
                 since = before.get("since") if same_run else None
                 control.since = float(since) if isinstance(since, (int, float)) else now
@@ -497,7 +512,7 @@ class CommandFeed:
         if dirty:
             ns = (*STATUS_NAMESPACE, self.thread_id)
             self.store.batch([PutOp(ns, key, value, index=False) for key, value in dirty.items()])
-            self._known.update(dirty)
+            self.known.update(dirty)
         for item in _search_all(self.store, (*CONTROL_NAMESPACE, self.thread_id)):
             if item.key in self.commands or item.key in self.ignored:
                 continue
