@@ -46,6 +46,7 @@ def main() -> None:
         SqliteStore.from_conn_string(db + ".store") as store,
     ):
         store.setup()
+        Path(db + ".ready").write_text("set up")  # the test may open the store now
         graph = create_swarm_graph(
             llm, [tick, block], checkpointer=checkpointer, store=store, subagent_max_steps=80
         )

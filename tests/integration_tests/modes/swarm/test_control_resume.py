@@ -40,7 +40,7 @@ def test_a_steer_is_delivered_once_across_a_crash(emulator, tmp_path) -> None:
     child = _child(emulator, db, thread, "start", prompt, hold=hold_tag)
     try:
         deadline = time.monotonic() + 60
-        while not Path(str(db) + ".store").exists():
+        while not Path(str(db) + ".ready").exists():  # the child set its store up
             assert child.poll() is None, child.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.05)
