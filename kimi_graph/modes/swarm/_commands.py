@@ -335,6 +335,15 @@ class SubagentControl:
             await task
         return False
 
+    def detach(self, *, wait: bool) -> None:
+        """Leave the feed without an ending (the run paused on an interrupt).
+
+        Its status stays as it was; commands written meanwhile apply on resume.
+        """
+        if self.feed is not None:
+            self.feed.keep_commands = True  # the resumed run still needs them
+            self.feed.leave(self, wait=wait)
+
     def finish(self, status: Status, steps: int, *, wait: bool) -> None:
         """Publish the final status and leave the feed (`wait`: for its last write)."""
         self.status = status
@@ -414,6 +423,8 @@ class CommandFeed:
         self._quit = threading.Event()
         self._wake = threading.Event()
         self.synced = threading.Event()
+        self.keep_commands = False
+        """A sub-agent paused (an interrupt): its commands are not deleted at the end."""
         self._thread = threading.Thread(
             target=self._loop, name=f"kimi-graph-control-{thread_id}", daemon=True
         )
@@ -476,7 +487,8 @@ class CommandFeed:
                 time.sleep(POLL_INTERVAL)
             self.synced.set()
             if quitting:
-                self._forget()
+                if not self.keep_commands:
+                    self._forget()
                 return
             self._wake.wait(POLL_INTERVAL)
             self._wake.clear()

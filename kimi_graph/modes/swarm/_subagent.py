@@ -288,6 +288,8 @@ class SubagentBranch:
         if failure:
             err = failure[0]
             if isinstance(err, GraphBubbleUp) or not isinstance(err, Exception):
+                if control is not None:
+                    control.detach(wait=True)  # paused (an interrupt): commands wait
                 raise err
             outcome.error = outcome.error or describe(err)
         return self._result(task, worker, settings, outcome, started, namespace, writer, control)
@@ -327,6 +329,8 @@ class SubagentBranch:
                 if isinstance(worker.graph, RemoteGraph):
                     await acancel_remote_runs(worker.graph, config)
         except GraphBubbleUp:
+            if control is not None:
+                control.detach(wait=False)  # paused (an interrupt): commands wait
             raise
         except Exception as err:  # isolation: the record says what failed
             outcome.error = describe(err)

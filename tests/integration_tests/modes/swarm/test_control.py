@@ -441,3 +441,45 @@ def test_commands_of_an_earlier_run_do_not_reach_the_next(kimi, emulator) -> Non
     record = second.records()["looper"]
     assert record["status"] == "ok"
     assert [s["status"] for s in control.list(first.thread_id)] == ["ok"]
+
+
+@tool
+def ask_person(question: str) -> str:
+    """Ask a person and wait for the answer."""
+    from langgraph.types import interrupt
+
+    return str(interrupt(question))
+
+
+@HOW
+def test_a_steer_sent_while_paused_on_an_interrupt_arrives_after_resume(
+    kimi, emulator, how
+) -> None:
+    from langgraph.types import Command
+
+    nonce = uuid.uuid4().hex[:8]
+    prompt = assign(
+        "asker", f'[[call ask_person {{"question": "go on {nonce}?"}}]] [[then]] [[answer plain]]'
+    )
+    store = InMemoryStore()
+    control = SwarmControl(store)
+    graph = create_swarm_graph(kimi(), [ask_person], store=store, checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": f"paused-{nonce}"}}
+
+    def call(value: Any) -> dict[str, Any]:
+        if how == "invoke":
+            return graph.invoke(value, config)
+        return asyncio.run(graph.ainvoke(value, config))
+
+    paused = call({"messages": [("user", prompt)]})
+    assert paused["__interrupt__"][0].value == f"go on {nonce}?"
+    (asker,) = control.list(config["configurable"]["thread_id"])
+    assert asker["status"] == "running"
+    steer = f"[[answer steered-{nonce}]]"
+    control.steer(config["configurable"]["thread_id"], asker["id"], steer)
+    out = call(Command(resume="yes"))
+
+    (record,) = out["subagent_results"]
+    assert record["status"] == "ok"
+    assert record["output"] == f"steered-{nonce}"
+    assert len([r for r in emulator.requests if r.last_user == steer]) == 1
