@@ -90,6 +90,8 @@ class SubagentTask(TypedDict):
     """This sub-agent's share of the swarm's tool-call budget."""
     group: str
     """Key of the sub-agents that share one `max_concurrency` bound (one round)."""
+    result_chars: NotRequired[int]
+    """Characters of the result the orchestrator reads (the round's share)."""
 
 
 class SwarmState(ConversationState):

@@ -7,6 +7,7 @@
 - `ratelimit`: one adaptive window per endpoint, shared on 429s by every model,
   thread and event loop.
 - `endpoint`: default timeouts, errors that name the endpoint, malformed responses.
-- `urls`: base-URL checks and credential-free URLs for messages.
+- `urls`: base-URL checks, the exact API hosts, credential-free URLs for messages.
+- `caps`: bounds on one response (size, duration) and streams that are not streams.
 - `openai_compat`: the private langchain-openai helpers this layer relies on, copied.
 """

@@ -10,6 +10,7 @@ stream closed; a 429 is read, released and retried after the shared back-off (se
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
@@ -17,6 +18,14 @@ from typing import Any, Literal
 
 import openai
 
+from kimi_graph._transport.caps import (
+    AsyncCappedStream,
+    CappedStream,
+    ResponseCaps,
+    is_event_stream,
+    meter,
+    not_an_event_stream,
+)
 from kimi_graph._transport.openai_compat import httpx
 from kimi_graph._transport.ratelimit import (
     EndpointLimiter,
@@ -82,16 +91,29 @@ class _AsyncReleasingStream(httpx.AsyncByteStream):
 class RateLimitedClient(openai.DefaultHttpxClient):
     """A sync OpenAI SDK client whose requests share the endpoint's limiter."""
 
-    def __init__(self, *, endpoint: str, settings: RateLimitSettings, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        settings: RateLimitSettings,
+        caps: ResponseCaps | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._kimi_endpoint = endpoint
         self._kimi_settings = settings
+        self._kimi_caps = caps or ResponseCaps()
 
     def send(self, request: Any, *, stream: bool = False, **kwargs: Any) -> Any:
-        """Send `request` once a slot is free; absorb 429s within `max_wait`."""
+        """Send `request` once a slot is free; absorb 429s within `max_wait`.
+
+        The body is read within the response caps (`kimi_graph._transport.caps`).
+        """
         settings = self._kimi_settings
+        started = time.monotonic()
         if not settings.enabled:
-            return super().send(request, stream=stream, **kwargs)
+            response = super().send(request, stream=True, **kwargs)
+            return self._kimi_finish(request, response, stream, started)
         limiter = limiter_for(self._kimi_endpoint, request.headers.get("authorization"))
         deadline = time.monotonic() + settings.max_wait
         attempt = 0
@@ -113,28 +135,49 @@ class RateLimitedClient(openai.DefaultHttpxClient):
                     continue
             outcome: Outcome = "ok" if response.status_code < 400 else "other"
             response.stream = _ReleasingStream(response.stream, partial(release, outcome))
+            return self._kimi_finish(request, response, stream, started)
+
+    def _kimi_finish(self, request: Any, response: Any, stream: bool, started: float) -> Any:
+        counter = meter(self._kimi_caps, self._kimi_endpoint, request, started)
+        response.stream = CappedStream(response.stream, counter)
+        try:
+            if _wants_events(request, stream) and not _events_or_error(response):
+                body = response.read()
+                raise not_an_event_stream(self._kimi_endpoint, response, body)
             if not stream:
-                try:
-                    response.read()
-                except BaseException:
-                    response.close()
-                    raise
-            return response
+                response.read()
+        except BaseException:
+            response.close()
+            raise
+        return response
 
 
 class _AsyncLimited(httpx.AsyncClient):
     """`send` through the endpoint's limiter; mixed into an async client of the SDK."""
 
-    def __init__(self, *, endpoint: str, settings: RateLimitSettings, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        settings: RateLimitSettings,
+        caps: ResponseCaps | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._kimi_endpoint = endpoint
         self._kimi_settings = settings
+        self._kimi_caps = caps or ResponseCaps()
 
     async def send(self, request: Any, *, stream: bool = False, **kwargs: Any) -> Any:
-        """Send `request` once a slot is free; absorb 429s within `max_wait`."""
+        """Send `request` once a slot is free; absorb 429s within `max_wait`.
+
+        The body is read within the response caps (`kimi_graph._transport.caps`).
+        """
         settings = self._kimi_settings
+        started = time.monotonic()
         if not settings.enabled:
-            return await super().send(request, stream=stream, **kwargs)
+            response = await super().send(request, stream=True, **kwargs)
+            return await self._kimi_finish(request, response, stream, started)
         limiter = limiter_for(self._kimi_endpoint, request.headers.get("authorization"))
         deadline = time.monotonic() + settings.max_wait
         attempt = 0
@@ -156,13 +199,37 @@ class _AsyncLimited(httpx.AsyncClient):
                     continue
             outcome: Outcome = "ok" if response.status_code < 400 else "other"
             response.stream = _AsyncReleasingStream(response.stream, partial(release, outcome))
+            return await self._kimi_finish(request, response, stream, started)
+
+    async def _kimi_finish(self, request: Any, response: Any, stream: bool, started: float) -> Any:
+        counter = meter(self._kimi_caps, self._kimi_endpoint, request, started)
+        response.stream = AsyncCappedStream(response.stream, counter)
+        try:
+            if _wants_events(request, stream) and not _events_or_error(response):
+                body = await response.aread()
+                raise not_an_event_stream(self._kimi_endpoint, response, body)
             if not stream:
-                try:
-                    await response.aread()
-                except BaseException:
-                    await response.aclose()
-                    raise
-            return response
+                await response.aread()
+        except BaseException:
+            await response.aclose()
+            raise
+        return response
+
+
+def _wants_events(request: Any, stream: bool) -> bool:
+    """Whether the SDK streams this request as server-sent events (``"stream": true``)."""
+    if not stream or request.method != "POST":
+        return False
+    try:
+        body = json.loads(request.content or b"{}")
+    except (ValueError, TypeError):
+        return False
+    return isinstance(body, dict) and body.get("stream") is True
+
+
+def _events_or_error(response: Any) -> bool:
+    """An event stream, or an error status (the SDK reports those itself)."""
+    return response.status_code != 200 or is_event_stream(response)
 
 
 class RateLimitedAsyncClient(_AsyncLimited, openai.DefaultAsyncHttpxClient):
@@ -191,6 +258,7 @@ def build_sync_client(
     timeout: Any,
     socket_options: tuple[Any, ...],
     settings: RateLimitSettings,
+    caps: ResponseCaps | None = None,
 ) -> RateLimitedClient:
     """Return a sync client for the OpenAI SDK that goes through the shared limiter.
 
@@ -200,13 +268,14 @@ def build_sync_client(
         timeout: An `httpx.Timeout` or seconds.
         socket_options: Socket options for the transport (as langchain-openai sets).
         settings: The rate-limit settings.
+        caps: The bounds on one response (None: the defaults).
     """
     kwargs = _client_kwargs(base_url, timeout)
     if socket_options:
         kwargs["transport"] = httpx.HTTPTransport(
             socket_options=list(socket_options), limits=CONNECTION_LIMITS
         )
-    return RateLimitedClient(endpoint=endpoint, settings=settings, **kwargs)
+    return RateLimitedClient(endpoint=endpoint, settings=settings, caps=caps, **kwargs)
 
 
 def build_async_client(
@@ -216,6 +285,7 @@ def build_async_client(
     socket_options: tuple[Any, ...],
     settings: RateLimitSettings,
     transport: AsyncTransport = "aiohttp",
+    caps: ResponseCaps | None = None,
 ) -> RateLimitedAsyncClient | RateLimitedAioHttpClient:
     """Return an async client for the OpenAI SDK that goes through the shared limiter.
 
@@ -227,12 +297,13 @@ def build_async_client(
             they need the httpx transport, which is then used.
         settings: The rate-limit settings.
         transport: "aiohttp" (default) or "httpx".
+        caps: The bounds on one response (None: the defaults).
     """
     kwargs = _client_kwargs(base_url, timeout)
     if transport == "aiohttp" and not socket_options:
-        return RateLimitedAioHttpClient(endpoint=endpoint, settings=settings, **kwargs)
+        return RateLimitedAioHttpClient(endpoint=endpoint, settings=settings, caps=caps, **kwargs)
     if socket_options:
         kwargs["transport"] = httpx.AsyncHTTPTransport(
             socket_options=list(socket_options), limits=CONNECTION_LIMITS
         )
-    return RateLimitedAsyncClient(endpoint=endpoint, settings=settings, **kwargs)
+    return RateLimitedAsyncClient(endpoint=endpoint, settings=settings, caps=caps, **kwargs)

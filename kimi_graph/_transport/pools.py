@@ -25,6 +25,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import urlsplit
 
+from kimi_graph._transport.caps import ResponseCaps
 from kimi_graph._transport.limited_client import (
     AsyncTransport,
     RateLimitedAioHttpClient,
@@ -97,6 +98,7 @@ def pool_for_running_loop(
     endpoint: str | None = None,
     rate_limit: RateLimitSettings | None = None,
     transport: AsyncTransport = "aiohttp",
+    caps: ResponseCaps | None = None,
 ) -> Any:
     """Return the shared async HTTP pool of the running loop for these settings.
 
@@ -108,6 +110,7 @@ def pool_for_running_loop(
         rate_limit: The rate-limit settings (None: the defaults).
         transport: The async HTTP stack: "aiohttp" (default) or "httpx"; socket
             options set by the user select httpx.
+        caps: The bounds on one response (None: the defaults).
     """
     loop = asyncio.get_running_loop()
     options = resolve_socket_options(socket_options)
@@ -116,13 +119,14 @@ def pool_for_running_loop(
         transport = "httpx"  # aiohttp takes neither socket options nor URL credentials
     elif transport == "aiohttp":
         options = ()  # langchain-openai's default keepalive options need httpx's transport
-    key = (base_url, endpoint, repr(timeout), options, settings, transport)
+    caps = caps or ResponseCaps()
+    key = (base_url, endpoint, repr(timeout), options, settings, transport, caps)
     with _lock:
         entry, new = _entry_for(loop)
         pool = entry.pools.get(key)
         if pool is None or pool.is_closed:
             pool = entry.pools[key] = build_async_client(
-                base_url, endpoint or base_url or "", timeout, options, settings, transport
+                base_url, endpoint or base_url or "", timeout, options, settings, transport, caps
             )
     if new:
         # Parked by a task of this loop: runs the generator up to its `yield` now.
@@ -152,6 +156,7 @@ def sync_client(
     *,
     endpoint: str,
     rate_limit: RateLimitSettings,
+    caps: ResponseCaps | None = None,
 ) -> RateLimitedClient:
     """Return the process-wide sync client for these settings.
 
@@ -161,13 +166,15 @@ def sync_client(
         socket_options: langchain-openai's `http_socket_options`.
         endpoint: The base URL without credentials (the rate limiter's key).
         rate_limit: The rate-limit settings.
+        caps: The bounds on one response (None: the defaults).
     """
     options = resolve_socket_options(socket_options)
-    key = (base_url, endpoint, repr(timeout), options, rate_limit)
+    caps = caps or ResponseCaps()
+    key = (base_url, endpoint, repr(timeout), options, rate_limit, caps)
     with _lock:
         client = _sync_clients.get(key)
         if client is None or client.is_closed:
             client = _sync_clients[key] = build_sync_client(
-                base_url, endpoint, timeout, options, rate_limit
+                base_url, endpoint, timeout, options, rate_limit, caps
             )
         return client

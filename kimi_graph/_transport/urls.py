@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 #: Domains of Moonshot's platform (API and console hosts, both regions, both brands).
 MOONSHOT_DOMAINS = ("moonshot.ai", "moonshot.cn", "kimi.ai", "kimi.com")
+
+#: The exact hosts of Kimi's API (WIRE.md): the only ones a run setting may send the
+#: environment's key to, over https on the default port.
+KIMI_API_HOSTS = ("api.moonshot.ai", "api.moonshot.cn")
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -76,3 +80,45 @@ def is_moonshot_host(url: str | None) -> bool:
     except ValueError:
         return False
     return any(host == d or host.endswith("." + d) for d in MOONSHOT_DOMAINS)
+
+
+def is_kimi_api_url(url: str | None) -> bool:
+    """Whether `url` is Kimi's API exactly: https, one of `KIMI_API_HOSTS`, default port.
+
+    This is the test for sending the environment's key to a URL a run chose; a
+    subdomain, another port, plain http or credentials in the URL do not pass.
+    """
+    try:
+        parts = urlsplit((url or "").strip())
+        port = parts.port
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower()
+    return (
+        parts.scheme.lower() == "https"
+        and host in KIMI_API_HOSTS
+        and port in (None, 443)
+        and parts.username is None
+        and parts.password is None
+    )
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """Take ``user:password@`` out of a URL.
+
+    Args:
+        url: The URL.
+
+    Returns:
+        The URL without them, then the user name and password (percent-decoded),
+        or None for each that is absent.
+    """
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return url, None, None
+    if user is None and password is None:
+        return url, None, None
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=netloc)), unquote(user or ""), unquote(password or "")

@@ -20,9 +20,22 @@ from langchain_core.runnables import (
 )
 from langchain_core.utils import from_env, secret_from_env
 from langchain_openai.chat_models.base import BaseChatOpenAI
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 import kimi_graph.chat_models._responses as _responses
+from kimi_graph._transport.caps import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RESPONSE_SECONDS,
+    ResponseCaps,
+)
 from kimi_graph._transport.endpoint import (
     DEFAULT_TIMEOUT,
     aendpoint_errors,
@@ -42,6 +55,7 @@ from kimi_graph.backends import (
 )
 from kimi_graph.chat_models._call_plan import PLAN_KWARG, CallPlan, CallSettings, plan_call
 from kimi_graph.chat_models._content_blocks import PROVIDER
+from kimi_graph.chat_models._encodable import require_encodable
 from kimi_graph.chat_models._model_not_found import (
     aserved_models,
     is_model_not_found,
@@ -66,6 +80,7 @@ from kimi_graph.chat_models._structured_output import (
     structured_output,
 )
 from kimi_graph.chat_models._thinking_conflicts import ConflictPolicy
+from kimi_graph.chat_models._url_auth import move_url_credentials
 from kimi_graph.chat_models._usage import usage_metadata
 
 __all__ = [
@@ -188,6 +203,12 @@ class ChatKimi(BaseChatOpenAI):
     against `max_retries`). False passes 429s straight to the OpenAI SDK's retries."""
     rate_limit_max_wait: float = Field(default=300.0, gt=0)
     """Seconds one request may spend waiting out 429s before the 429 is raised."""
+    max_response_bytes: int | None = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1)
+    """Bytes one response may take (streamed or not); past it the call fails with an
+    error naming the cap and the endpoint. None: no bound."""
+    max_response_seconds: float | None = Field(default=DEFAULT_MAX_RESPONSE_SECONDS, gt=0)
+    """Seconds from sending a request to the end of its response (a stream that never
+    ends stops here). None: no bound."""
     rate_limit_max_delay: float = Field(default=30.0, gt=0)
     """Cap on one wait after a 429 (a server's `Retry-After` or the doubling backoff)."""
     async_transport: Literal["aiohttp", "httpx"] = "aiohttp"
@@ -201,6 +222,7 @@ class ChatKimi(BaseChatOpenAI):
     _backend: Backend = PrivateAttr()
     _warned: set[str] = PrivateAttr(default_factory=set)
     _async_loop: weakref.ref[asyncio.AbstractEventLoop] | None = PrivateAttr(default=None)
+    _url_auth: SecretStr | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -242,6 +264,7 @@ class ChatKimi(BaseChatOpenAI):
 
     @model_validator(mode="after")
     def _resolve_kimi_backend(self) -> Self:
+        move_url_credentials(self)  # user:pass@ of base_url into a secret header
         self._backend = resolve_backend(self.backend, self.openai_api_base)
         if self.http_client is None and self.root_client is not None:
             # Every sync request goes through the endpoint's shared rate limiter.
@@ -251,6 +274,7 @@ class ChatKimi(BaseChatOpenAI):
                 self.http_socket_options,
                 endpoint=self.endpoint,
                 rate_limit=self.rate_limit_settings,
+                caps=ResponseCaps(self.max_response_bytes, self.max_response_seconds),
             )
             self.root_client = self.root_client.copy(http_client=client)
             self.client = self.root_client.chat.completions
@@ -380,6 +404,7 @@ class ChatKimi(BaseChatOpenAI):
                 )
         if plan.structured_tool is not None:
             offer_structured_tool(payload, plan.structured_tool)
+        require_encodable(payload, self.endpoint, self.model_name)
         if plan.check_context:
             check_context(
                 payload["messages"],
@@ -487,6 +512,7 @@ class ChatKimi(BaseChatOpenAI):
             endpoint=self.endpoint,
             rate_limit=self.rate_limit_settings,
             transport=self.async_transport,
+            caps=ResponseCaps(self.max_response_bytes, self.max_response_seconds),
         )
         self.root_async_client = self.root_async_client.copy(http_client=pool)
         self.async_client = self.root_async_client.chat.completions

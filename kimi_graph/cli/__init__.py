@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 
 from kimi_graph.cli._errors import describe_error
 from kimi_graph.cli._parser import build_parser
+from kimi_graph.cli._safe_text import printable
 
 __all__ = ["main"]
 
@@ -61,5 +62,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         sys.stdout.flush()
-        print(f"kimi-graph: error: {describe_error(err)}", file=sys.stderr)
+        print(f"kimi-graph: error: {printable(describe_error(err))}", file=sys.stderr)
         return 1

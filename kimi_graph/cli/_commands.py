@@ -155,17 +155,17 @@ def _run_once(args: argparse.Namespace, task: str, saver: Any, thread: str | Non
             config = config or {}
             config.setdefault("configurable", {})["thread_id"] = thread
         graph = build_graph(mode, model, tools, checkpointer=saver, store=store)
+        from kimi_graph.cli._checkpoint import run_input, shown
+
         resume = False
         if config is not None and saver is not None:
-            from kimi_graph.cli._checkpoint import run_input
-
             state = graph.get_state(config)  # type: ignore[arg-type]
-            resume = run_input(state, task, thread or "", args.checkpoint) is None
+            resume = run_input(state, task, thread or "", shown(args.checkpoint)) is None
         renderer = _renderer(args, thread)
         if thread is not None and saver is not None and not args.json:
             verb = "resuming" if resume else "thread"
             renderer.note(
-                f"{verb} {thread} in {args.checkpoint} ({mode} mode); to resume after a "
+                f"{verb} {thread} in {shown(args.checkpoint)} ({mode} mode); to resume after a "
                 f"crash, run the same command without the task and with --thread {thread}"
             )
         from kimi_graph.cli._render import StreamRenderer

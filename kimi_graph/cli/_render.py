@@ -30,6 +30,7 @@ from typing import Any, TextIO
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
+from kimi_graph.cli._safe_text import printable
 from kimi_graph.cli._summary import summarize, usage_text
 from kimi_graph.cli._swarm_view import SwarmBoard, fit
 from kimi_graph.modes.swarm._prompts import ASSIGN_TASK
@@ -129,6 +130,8 @@ class StreamRenderer:
     # ------------------------------------------------------------------ output
 
     def _style(self, text: str, *styles: str) -> str:
+        """Untrusted ``text`` made printable (`printable`), then styled."""
+        text = printable(text)
         if not self.color or not styles or not text:
             return text
         return "".join(styles) + text + RESET
@@ -143,6 +146,7 @@ class StreamRenderer:
 
     def _stream(self, text: str, *styles: str) -> None:
         """Write streamed prose, wrapped at word boundaries to fit `width`."""
+        text = printable(text)
         if self.width is None:
             self._write(self._style(text, *styles))
             return
@@ -386,9 +390,14 @@ class StreamRenderer:
             return
         word = event.upper() if event in ("cancelled", "aborted") else None
         word = word or ("FAIL" if line.failed else "ok")
-        status = self._style(word, RED if line.failed else GREEN)
+        prefix = f"  {self._bar_text()}  "
+        text = printable(fit(f"{prefix}{word} {clip(line.role, 40)}{line.detail}", self.width))
         self._end_line()
-        self.line(f"  {self._bar_text()}  {status} {clip(line.role, 40)}{line.detail}")
+        if text.startswith(prefix + word):  # only the status is coloured
+            status = self._style(word, RED if line.failed else GREEN)
+            text = self._style(prefix) + status + self._style(text[len(prefix) + len(word) :])
+        self._write(text + "\n")
+        self._show_bar()
 
     def _bar_text(self) -> str:
         total = max(self._total, 1)

@@ -20,9 +20,10 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from kimi_graph._transport.urls import is_moonshot_host
+from kimi_graph._transport.urls import is_kimi_api_url
 from kimi_graph.chat_models import DEFAULT_BASE_URL, ChatKimi
 from kimi_graph.chat_models._env import model_from_env
+from kimi_graph.chat_models._url_auth import copy_url_auth
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes._node import dual_node
 from kimi_graph.modes._repair import answer_dangling_calls
@@ -89,9 +90,12 @@ def derive_kimi(base: ChatKimi, context: KimiContext) -> ChatKimi:
     params["model_name"] = context.model or base.model_name
     params["openai_api_base"] = base_url
     params["backend"] = context.backend or (base.backend if same_origin else None)
-    if not same_origin and not is_moonshot_host(base_url):
+    if not same_origin and not is_kimi_api_url(base_url):
         params["openai_api_key"] = "EMPTY"  # self-hosted servers take any key
-    return ChatKimi(**params)
+    derived = ChatKimi(**params)
+    if same_origin:
+        copy_url_auth(base, derived)
+    return derived
 
 
 MAX_MODELS_PER_GRAPH = 32
@@ -161,12 +165,13 @@ def _env_key_may_go_to(base_url: str | None) -> bool:
     """Whether the environment's key may be sent to `base_url` (a run's setting).
 
     Only to the endpoint the environment names (`KIMI_BASE_URL`, else Moonshot's
-    default) or to a Moonshot host: a run cannot send the key to a host of its choice.
+    default) or to Kimi's API exactly (https, `api.moonshot.ai`/`.cn`, default port):
+    a run cannot send the key to a host, port or scheme of its choice.
     """
     if not base_url:
         return True
     configured = os.environ.get("KIMI_BASE_URL") or DEFAULT_BASE_URL
-    return _origin(base_url) == _origin(configured) or is_moonshot_host(base_url)
+    return _origin(base_url) == _origin(configured) or is_kimi_api_url(base_url)
 
 
 def with_system(messages: Sequence[AnyMessage], system_prompt: str | None) -> list[AnyMessage]:

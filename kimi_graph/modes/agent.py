@@ -27,11 +27,13 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.store.base import BaseStore
 from langgraph.types import Checkpointer, Command
 
+from kimi_graph._thread_guard import guard_threads
 from kimi_graph._turns import after_last_user
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes import _control_hook as control
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, with_system
 from kimi_graph.modes._node import dual_node
+from kimi_graph.modes._tool_cap import DEFAULT_MAX_CALLS_PER_TURN, split_calls
 from kimi_graph.modes._tool_results import ContextStrategy, keep_latest_tool_results
 from kimi_graph.state import AgentLoopState, ConversationState, InputState
 
@@ -204,7 +206,11 @@ class AgentNodes:
         tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
         parallel_tool_calls: bool | None = None,
         context_strategy: ContextStrategy | None = None,
+        max_calls_per_turn: int = DEFAULT_MAX_CALLS_PER_TURN,
     ) -> None:
+        if max_calls_per_turn < 1:
+            msg = f"max_calls_per_turn must be at least 1, got {max_calls_per_turn}."
+            raise ValueError(msg)
         if max_steps < 1:
             msg = f"max_steps must be at least 1, got {max_steps}."
             raise ValueError(msg)
@@ -224,6 +230,7 @@ class AgentNodes:
         self.max_steps = max_steps
         self.max_tool_calls = max_tool_calls
         self.context_strategy = context_strategy
+        self.max_calls_per_turn = max_calls_per_turn
         self.tool_node: ToolNode | None = None
         if tool_list:
             timeout = ToolTimeout(tool_timeout) if tool_timeout is not None else None
@@ -294,26 +301,35 @@ class AgentNodes:
         last = state["messages"][-1]
         if not isinstance(last, AIMessage):  # reached only after a model turn
             return {"messages": []}
-        refused = control.refused_tools()  # a cancelled sub-agent starts no new tool
-        if refused is not None:
-            return {"messages": control.cancelled_tool_messages(last, refused)}
+        cancelled = control.refused_tools()  # a cancelled sub-agent starts no new tool
+        if cancelled is not None:
+            return {"messages": control.cancelled_tool_messages(last, cancelled)}
         out: list[Any] = []
-        if last.tool_calls and self.tool_node is not None:
-            out = _tool_messages(self.tool_node.invoke(state, config))
-        return {"messages": [*out, *_malformed_call_messages(last)]}
+        run, refused = split_calls(last, self.max_calls_per_turn)
+        if run.tool_calls and self.tool_node is not None:
+            out = _tool_messages(self.tool_node.invoke(_with_last(state, run), config))
+        return {"messages": [*out, *refused, *_malformed_call_messages(last)]}
 
     async def arun_tools(self, state: AgentLoopState, config: RunnableConfig) -> dict[str, Any]:
         """The tool node (async): parallel calls run concurrently as tasks."""
         last = state["messages"][-1]
         if not isinstance(last, AIMessage):  # reached only after a model turn
             return {"messages": []}
-        refused = control.refused_tools()  # a cancelled sub-agent starts no new tool
-        if refused is not None:
-            return {"messages": control.cancelled_tool_messages(last, refused)}
+        cancelled = control.refused_tools()  # a cancelled sub-agent starts no new tool
+        if cancelled is not None:
+            return {"messages": control.cancelled_tool_messages(last, cancelled)}
         out: list[Any] = []
-        if last.tool_calls and self.tool_node is not None:
-            out = _tool_messages(await self.tool_node.ainvoke(state, config))
-        return {"messages": [*out, *_malformed_call_messages(last)]}
+        run, refused = split_calls(last, self.max_calls_per_turn)
+        if run.tool_calls and self.tool_node is not None:
+            out = _tool_messages(await self.tool_node.ainvoke(_with_last(state, run), config))
+        return {"messages": [*out, *refused, *_malformed_call_messages(last)]}
+
+
+def _with_last(state: AgentLoopState, message: AIMessage) -> AgentLoopState:
+    """The state with its last message replaced (the calls that run)."""
+    if message is state["messages"][-1]:
+        return state
+    return {**state, "messages": [*state["messages"][:-1], message]}
 
 
 def _tool_messages(output: Any) -> list[Any]:
@@ -333,6 +349,7 @@ def create_agent_graph(
     tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
     parallel_tool_calls: bool | None = None,
     context_strategy: ContextStrategy | None = None,
+    max_calls_per_turn: int = DEFAULT_MAX_CALLS_PER_TURN,
     checkpointer: Checkpointer = None,
     store: BaseStore | None = None,
     name: str = "kimi-agent",
@@ -355,6 +372,8 @@ def create_agent_graph(
         context_strategy: Shapes what the model reads on each step, e.g.
             `kimi_graph.modes.agent.keep_latest_tool_results(...)`; the state keeps the full
             conversation.
+        max_calls_per_turn: Tool calls of one model turn that run; each call past
+            it is answered with an error tool message saying why, not run.
         checkpointer: A LangGraph checkpointer, for threads that continue.
         store: A LangGraph store.
         name: The compiled graph's name (Studio, traces).
@@ -373,6 +392,7 @@ def create_agent_graph(
         tool_timeout=tool_timeout,
         parallel_tool_calls=parallel_tool_calls,
         context_strategy=context_strategy,
+        max_calls_per_turn=max_calls_per_turn,
     )
     builder = StateGraph(
         AgentLoopState,
@@ -388,13 +408,15 @@ def create_agent_graph(
         builder.add_edge("tools", "agent")
     else:
         builder.add_conditional_edges("agent", _route_without_tools, ["agent", END])
-    graph = builder.compile(checkpointer=checkpointer, store=store, name=name)
+    # one run at a time per thread (kimi_graph._thread_guard)
+    graph = guard_threads(builder.compile(checkpointer=checkpointer, store=store, name=name))
     # Two supersteps per model step, plus slack for the final answer. A run whose
     # context raises max_steps above this gets the step-limit message early.
     return graph.with_config(recursion_limit=2 * max(max_steps, DEFAULT_MAX_STEPS) + 5)
 
 
 __all__ = [
+    "DEFAULT_MAX_CALLS_PER_TURN",
     "DEFAULT_MAX_STEPS",
     "DEFAULT_TOOL_TIMEOUT",
     "STEP_LIMIT_REASON",

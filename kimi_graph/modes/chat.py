@@ -13,6 +13,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 from langgraph.types import Checkpointer
 
+from kimi_graph._thread_guard import guard_threads
 from kimi_graph.context import KimiContext
 from kimi_graph.modes._model import ModelLike, make_model_node
 from kimi_graph.state import ConversationState, InputState
@@ -90,4 +91,5 @@ def _chat_graph(
     builder.add_node("model", node)
     builder.add_edge(START, "model")
     builder.add_edge("model", END)
-    return builder.compile(checkpointer=checkpointer, store=store, name=name)
+    # one run at a time per thread (kimi_graph._thread_guard)
+    return guard_threads(builder.compile(checkpointer=checkpointer, store=store, name=name))

@@ -9,18 +9,22 @@ sandbox out of Linux namespaces; this module only decides what goes into it:
   network namespace), IPC, UTS and, where the kernel allows it, cgroup;
 - a user namespace in which the program is uid/gid 65534 with no capabilities
   (``--cap-drop ALL``), and may not make further user namespaces
-  (``--disable-userns``);
+  (``--disable-userns``); when the agent is root, ``bwrap`` itself runs as the
+  host's uid/gid 65534 (`kimi_graph.tools._hostuser`), so the program is no
+  host root underneath and ``/proc/sys`` and root-only ``/proc`` files are out of
+  its reach;
+- a seccomp filter refusing the keyring calls (`kimi_graph.tools._seccomp`), and
+  ``/proc/keys`` and ``/proc/key-users`` covered by unreadable files;
 - a mount view of its own: ``/usr`` and the interpreter's install prefixes
   read-only, the host's top-level ``/bin``, ``/lib``... links, a fresh ``/proc`` and
-  minimal ``/dev``, and a size-limited private ``tmpfs`` at ``/tmp`` that is its
+  a minimal, read-only ``/dev`` (its ``/dev/shm`` is sized like ``/tmp``), and a
+  size-limited private ``tmpfs`` at ``/tmp`` that is its
   working directory and ``HOME``; the rest of the tree is read-only. Nothing else
   of the host: no ``/etc``, ``/home``, ``/root``, ``/run``, ``/var``, no project
   directory (so no ``.env``), no host UNIX sockets;
-- ``--die-with-parent`` and ``--new-session`` (no terminal injection).
-
-On a host where this code runs as root, the sandbox's uid 65534 maps to the
-host's root without capabilities: what protects root-owned files is that they are
-not mounted (only ``/usr`` and the interpreter, read-only, are).
+- ``--die-with-parent`` and ``--new-session`` (no terminal injection);
+- ``--as-pid-1``: the wrapper of `kimi_graph.tools._runstatus` is the PID
+  namespace's init and reports the program's exit on a channel of its own.
 """
 
 from __future__ import annotations
@@ -32,7 +36,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
-__all__ = ["SANDBOX_GID", "SANDBOX_UID", "bwrap_argv", "bwrap_problem", "interpreter_dirs"]
+from kimi_graph.tools._hostuser import host_launch
+
+__all__ = [
+    "COVERED_PROC_FILES",
+    "SANDBOX_GID",
+    "SANDBOX_UID",
+    "bwrap_argv",
+    "bwrap_problem",
+    "interpreter_dirs",
+]
 
 SANDBOX_UID = 65534
 """The program's uid inside the sandbox (``nobody``)."""
@@ -40,6 +53,9 @@ SANDBOX_GID = 65534
 """The program's gid inside the sandbox (``nogroup``)."""
 SANDBOX_HOME = "/tmp"
 """Working directory, ``HOME`` and ``TMPDIR`` of the program inside the sandbox."""
+
+COVERED_PROC_FILES = ("/proc/keys", "/proc/key-users")
+"""World-readable ``/proc`` files about the host's keys, covered by unreadable ones."""
 
 _TOP_LEVEL_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 _PROBE_PREFIXES = (
@@ -66,7 +82,19 @@ def bwrap_problem() -> str | None:
     exe = bwrap_executable()
     if exe is None:
         return "bubblewrap (bwrap) is not installed"
-    argv = [exe, *_namespace_flags(), *_system_mounts(), "--", "/usr/bin/env", "true"]
+    try:
+        launch = host_launch(())
+    except ValueError as e:
+        return str(e)
+    argv = [
+        *launch.prefix,
+        exe,
+        *_namespace_flags(),
+        *_system_mounts(),
+        "--",
+        "/usr/bin/env",
+        "true",
+    ]
     try:
         probe = subprocess.run(argv, capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -133,13 +161,22 @@ def bwrap_argv(
     code_fd: int,
     tmp_bytes: int,
     inner: list[str],
+    sources: dict[str, str] | None = None,
+    seccomp_fd: int | None = None,
+    blank_fds: tuple[int, ...] = (),
 ) -> list[str]:
-    """The full ``bwrap`` command line for one run.
+    """The ``bwrap`` command line for one run (after any `host_launch` prefix).
 
     Args:
         python: The interpreter, as it will be called inside (same path as outside).
         extra_dirs: Directories (or files) to mount read-only at the same path,
             from `interpreter_dirs`.
+        sources: Where ``bwrap`` binds each of ``extra_dirs`` from (the staging
+            paths of `host_launch`); by default the directory itself.
+        seccomp_fd: A file descriptor holding the seccomp program to load
+            (`kimi_graph.tools._seccomp.keyring_filter`), or None for none.
+        blank_fds: One empty file descriptor per entry of `COVERED_PROC_FILES`,
+            copied over it as an unreadable file; empty: not covered.
         code_fd: A file descriptor to read the program from; it becomes
             ``/tmp/main.py`` (the caller passes it with ``pass_fds``).
         tmp_bytes: Size of the private ``/tmp`` (and of ``/dev/shm``).
@@ -158,13 +195,18 @@ def bwrap_argv(
     argv = [exe, *_namespace_flags(), *_system_mounts()]
     size = str(tmp_bytes)
     argv += ["--size", size, "--tmpfs", "/dev/shm"]
+    argv += ["--remount-ro", "/dev"]  # after /dev/shm, which stays writable and sized
     argv += ["--size", size, "--perms", "1777", "--tmpfs", SANDBOX_HOME]
     # After /tmp, so that an interpreter installed under /tmp (a CI checkout) stays visible.
     for path in extra_dirs:
-        argv += ["--ro-bind", path, path]
+        argv += ["--ro-bind", (sources or {}).get(path, path), path]
     argv += ["--perms", "0644", "--file", str(code_fd), f"{SANDBOX_HOME}/main.py"]
+    for fd, covered in zip(blank_fds, COVERED_PROC_FILES, strict=False):
+        argv += ["--perms", "0000", "--ro-bind-data", str(fd), covered]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     # The root itself is bwrap's tmpfs: read-only, so only the size-limited /tmp is writable.
-    argv += ["--remount-ro", "/", "--chdir", SANDBOX_HOME, "--", python, *inner]
+    argv += ["--remount-ro", "/", "--chdir", SANDBOX_HOME, "--as-pid-1", "--", python, *inner]
     return argv
 
 
@@ -195,4 +237,6 @@ def _system_mounts() -> list[str]:
         elif path.is_dir():
             mounts += ["--ro-bind", str(path), str(path)]
     mounts += ["--proc", "/proc", "--dev", "/dev"]
+    # The sysctl tree read-only as a mount too, not only by permissions.
+    mounts += ["--ro-bind", "/proc/sys", "/proc/sys"]
     return mounts

@@ -2,18 +2,21 @@
 
 By default (``isolation="bubblewrap"``) each run gets a bubblewrap sandbox of its
 own (see `kimi_graph.tools._bwrap` for what is and is not in it): own PID, mount,
-network, IPC and user namespaces, uid 65534 without capabilities, only ``/usr``
-and the interpreter read-only, a size-limited private ``/tmp`` as its working
-directory. The limits below are set inside it; when the run ends or times out the
-whole sandbox dies with it, children that called ``setsid()`` included. When
-``bwrap`` is missing or refused by the kernel, the tool refuses to run and says so.
+network, IPC and user namespaces, uid 65534 without capabilities (on the host too
+when the agent is root: `kimi_graph.tools._hostuser`), no keyring calls, only
+``/usr`` and the interpreter read-only, a size-limited private ``/tmp`` as its
+working directory. The limits below are set inside it; when the run ends or times
+out the whole sandbox dies with it, children that called ``setsid()`` included.
+When ``bwrap`` is missing or refused by the kernel, the tool refuses to run and
+says so. The program's own exit status comes from the sandbox's init on a channel
+the program cannot write (`kimi_graph.tools._runstatus`), and at most
+`DEFAULT_MAX_SANDBOXES` runs are sandboxed at once (`set_max_concurrent_sandboxes`).
 
 Limits: per process (`resource.setrlimit`: address space, CPU, file size, open
 files, processes), the size of its ``/tmp``, the wall-clock kill, and where a
 cgroup can be made (`kimi_graph.tools._cgroup`) one process and memory limit for
 the whole run (``max_processes`` + 3 tasks, ``memory_mb + tmp_mb`` MiB). Where none
-can be made the result says so: memory is then bounded per process only, and for
-the host's root the kernel does not enforce the process limit.
+can be made the result says so: memory is then bounded per process only.
 
 ``isolation="rlimits"`` is an explicit opt-in to the older, weaker containment,
 and every result of such a tool says so. How one run is contained there:
@@ -75,11 +78,28 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
 from kimi_graph.modes._control_hook import on_abort
-from kimi_graph.tools._bwrap import SANDBOX_HOME, bwrap_argv, bwrap_problem, interpreter_dirs
+from kimi_graph.tools._bwrap import (
+    COVERED_PROC_FILES,
+    SANDBOX_HOME,
+    bwrap_argv,
+    bwrap_problem,
+    interpreter_dirs,
+)
 from kimi_graph.tools._cgroup import RunCgroup
 from kimi_graph.tools._errors import SandboxError, format_validation_error
+from kimi_graph.tools._hostuser import host_launch
+from kimi_graph.tools._runstatus import WRAPPER, Mode, RunStatus, read_status
+from kimi_graph.tools._seccomp import keyring_filter
+from kimi_graph.tools._slots import DEFAULT_MAX_SANDBOXES, sandbox_slots
 
-__all__ = ["PythonRunnerTool", "RunPythonInput", "make_run_python", "run_python"]
+__all__ = [
+    "DEFAULT_MAX_SANDBOXES",
+    "PythonRunnerTool",
+    "RunPythonInput",
+    "make_run_python",
+    "run_python",
+    "set_max_concurrent_sandboxes",
+]
 
 DEFAULT_TIMEOUT = 10.0
 """Wall-clock seconds before the process group is killed."""
@@ -99,26 +119,6 @@ Isolation = Literal["bubblewrap", "rlimits"]
 """``"bubblewrap"``: a sandbox of namespaces; ``"rlimits"``: limits only (weaker)."""
 
 _SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
-_SETUP_FAILED = 125
-# Runs in the child: apply the limits, then replace itself with the program.
-_WRAPPER = """\
-import json, os, resource, sys
-try:
-    for name, (soft, hard) in json.loads(sys.argv[1]).items():
-        kind = getattr(resource, name, None)
-        if kind is None:
-            continue
-        _, cur_hard = resource.getrlimit(kind)
-        if cur_hard != resource.RLIM_INFINITY:
-            hard = min(hard, cur_hard)
-            soft = min(soft, hard)
-        resource.setrlimit(kind, (soft, hard))
-except Exception as e:
-    sys.stderr.write("sandbox setup failed: %r\\n" % (e,))
-    sys.exit(125)
-os.environ.pop("PWD", None)  # set by bwrap's --chdir; the program sees only the allow-list
-os.execv(sys.executable, [sys.executable, "-I", "-u", "-X", "utf8", sys.argv[2]])
-"""
 
 
 class RunPythonInput(BaseModel):
@@ -220,14 +220,17 @@ class PythonRunnerTool(BaseTool):
         if python is None:  # the sandbox would only say so on stderr
             msg = f"Error: run_python could not start the interpreter: {self.python} not found"
             raise SandboxError(msg)
-        if self.isolation == "bubblewrap":
-            result = self._execute_bwrap(code, os.path.abspath(python))
-        else:
-            result = self._execute_rlimits(code)
-        if result.returncode == _SETUP_FAILED and b"sandbox setup failed" in result.stderr.head:
-            msg = f"Error: run_python could not apply its limits: {result.stderr.text().strip()}"
-            raise SandboxError(msg)
-        return result
+        with sandbox_slots.hold(self.timeout) as held:
+            if not held:
+                msg = (
+                    f"Error: run_python refused to run the program: {sandbox_slots.limit} "
+                    f"sandboxes are already running in this process and none finished within "
+                    f"{self.timeout:g}s. Wait for earlier runs, or run fewer programs at once."
+                )
+                raise SandboxError(msg)
+            if self.isolation == "bubblewrap":
+                return self._execute_bwrap(code, os.path.abspath(python))
+            return self._execute_rlimits(code)
 
     def _execute_bwrap(self, code: str, python: str) -> RunResult:
         problem = bwrap_problem()
@@ -245,20 +248,34 @@ class PythonRunnerTool(BaseTool):
             raise SandboxError(msg) from e
         mib = 1024 * 1024
         cgroup: RunCgroup | None = None
-        code_fd = _code_fd(code)
+        fds: list[int] = []
+        status_fd = -1
         try:
-            inner = ["-I", "-c", _WRAPPER, json.dumps(self._limits()), f"{SANDBOX_HOME}/main.py"]
-            try:
-                argv = bwrap_argv(
+            launch = host_launch(dirs)
+            code_fd = _code_fd(code)
+            fds.append(code_fd)
+            seccomp = keyring_filter()
+            seccomp_fd = _code_fd(seccomp) if seccomp is not None else None
+            if seccomp_fd is not None:
+                fds.append(seccomp_fd)
+            blank_fds = tuple(_code_fd(b"") for _ in COVERED_PROC_FILES)
+            fds += blank_fds
+            status_fd, status_w = os.pipe()
+            fds.append(status_w)
+            inner = self._wrapper_args(f"{SANDBOX_HOME}/main.py", status_w, "spawn")
+            argv = [
+                *launch.prefix,
+                *bwrap_argv(
                     python=python,
                     extra_dirs=dirs,
                     code_fd=code_fd,
                     tmp_bytes=self.tmp_mb * mib,
                     inner=inner,
-                )
-            except ValueError as e:  # bwrap removed since the probe
-                msg = f"Error: run_python refused to run the program: {e}"
-                raise SandboxError(msg) from e
+                    sources=launch.sources,
+                    seccomp_fd=seccomp_fd,
+                    blank_fds=blank_fds,
+                ),
+            ]
             cgroup = RunCgroup.create(
                 # the outer bwrap, the sandbox's init and the program, plus the extra
                 max_pids=self.max_processes + 3,
@@ -266,33 +283,65 @@ class PythonRunnerTool(BaseTool):
             )
             if cgroup is not None:
                 argv = cgroup.launcher(argv)
-            proc = self._start(argv, cwd="/", env=_minimal_env(SANDBOX_HOME), fds=(code_fd,))
-            os.close(code_fd)
-            code_fd = -1
+            proc = self._start(argv, cwd="/", env=_minimal_env(SANDBOX_HOME), fds=tuple(fds))
+            _close_all(fds)
             result = self._supervise(proc)
             result.oom_kills = cgroup.oom_kills() if cgroup is not None else 0
+            result.status = read_status(status_fd)
+            status_fd = -1
+        except ValueError as e:  # bwrap removed since the probe, or no way to drop root
+            msg = f"Error: run_python refused to run the program: {e}"
+            raise SandboxError(msg) from e
         finally:
-            if code_fd >= 0:
-                os.close(code_fd)
+            _close_all(fds)
+            if status_fd >= 0:
+                os.close(status_fd)
             if cgroup is not None:
                 cgroup.close()
         result.whole_run_limits = cgroup is not None
-        if 128 < result.returncode <= 128 + 64:  # bwrap reports a fatal signal as 128 + N
-            result.returncode = 128 - result.returncode
-        return result
+        result.keyring_filtered = seccomp_fd is not None
+        return self._judge(result)
 
     def _execute_rlimits(self, code: str) -> RunResult:
         workdir = tempfile.mkdtemp(prefix="kimi-run-")
+        status_fd, status_w = os.pipe()
         try:
             script = Path(workdir, "main.py")
             script.write_text(code, encoding="utf-8")
-            argv = [self.python, "-I", "-c", _WRAPPER, json.dumps(self._limits()), str(script)]
+            argv = [self.python, *self._wrapper_args(str(script), status_w, "exec")]
             if self.isolate_network and _network_namespace_available():
                 argv = [_UNSHARE, "-rn", "--", *argv]
-            proc = self._start(argv, cwd=workdir, env=_minimal_env(workdir), fds=())
-            return self._supervise(proc)
+            try:
+                proc = self._start(argv, cwd=workdir, env=_minimal_env(workdir), fds=(status_w,))
+            finally:
+                os.close(status_w)
+            result = self._supervise(proc)
+            result.status = read_status(status_fd)
+            status_fd = -1
+            if result.status.started:  # the wrapper became the program: its exit is the program's
+                result.status.exit = result.returncode
+            return self._judge(result)
         finally:
+            if status_fd >= 0:
+                os.close(status_fd)
             _remove_tree(workdir)
+
+    def _wrapper_args(self, program: str, status_fd: int, mode: Mode) -> list[str]:
+        return ["-I", "-c", WRAPPER, json.dumps(self._limits()), program, str(status_fd), mode]
+
+    def _judge(self, result: RunResult) -> RunResult:
+        """Take the program's exit from the wrapper's channel, or name a sandbox failure."""
+        status = result.status
+        if status.setup_failed is not None:
+            msg = f"Error: run_python could not apply its limits: {status.setup_failed}"
+            raise SandboxError(msg)
+        if status.exit is not None:
+            result.returncode = status.exit
+        elif not status.started and not result.timed_out:
+            detail = result.stderr.text().strip() or f"exit status {result.returncode}"
+            msg = f"Error: run_python could not set up the sandbox: {detail}"
+            raise SandboxError(msg)
+        return result
 
     def _start(
         self, argv: list[str], *, cwd: str, env: dict[str, str], fds: tuple[int, ...]
@@ -390,6 +439,10 @@ class RunResult:
     """Bubblewrap runs: whether a cgroup held the process and memory limits as a whole."""
     oom_kills: int = 0
     """Processes killed for going over the whole run's memory limit (cgroup)."""
+    status: RunStatus = field(default_factory=RunStatus)
+    """What the wrapper reported on its private channel."""
+    keyring_filtered: bool | None = None
+    """Bubblewrap runs: whether the seccomp filter refusing the keyring calls was loaded."""
 
     def notes(self, tool: PythonRunnerTool) -> list[str]:
         """Explain why the program stopped and what was clipped."""
@@ -402,6 +455,11 @@ class RunResult:
             )
         if self.timed_out:
             notes.append(f"timed out after {tool.timeout:g}s; the process was killed")
+        elif self.status.exit is None:
+            notes.append(
+                f"the sandbox stopped (status {self.returncode}) before the program's own exit "
+                "status was known"
+            )
         elif self.returncode < 0 and not (self.oom_kills and self.returncode == -signal.SIGKILL):
             notes.append(_signal_note(-self.returncode, tool))
         elif self.returncode != 0 and b"MemoryError" in err:
@@ -415,10 +473,9 @@ class RunResult:
                     f"{capture.total} bytes"
                 )
         if self.whole_run_limits is False:
-            notes.append(
-                "no cgroup could be made here: memory is limited per process"
-                + (", and the process limit is not enforced (host root)" if _is_root() else "")
-            )
+            notes.append("no cgroup could be made here: memory is limited per process")
+        if self.keyring_filtered is False:
+            notes.append("no seccomp filter for this architecture: the keyring calls are allowed")
         if tool.isolation == "rlimits":
             notes.append(
                 "weaker isolation (isolation='rlimits'): no sandbox; the program could read "
@@ -509,11 +566,32 @@ def _network_namespace_available() -> bool:
     return probe.returncode == 0
 
 
-def _code_fd(code: str) -> int:
-    """An anonymous in-memory file holding the program, positioned at its start."""
+def set_max_concurrent_sandboxes(limit: int) -> None:
+    """Set how many `run_python` sandboxes may run at once in this process.
+
+    Runs over the cap wait for a free slot for up to their own time-out, then are
+    refused with a message saying why. The default is `DEFAULT_MAX_SANDBOXES`.
+
+    Args:
+        limit: Sandboxes allowed at once (at least 1).
+
+    Raises:
+        ValueError: If ``limit`` is below 1.
+    """
+    sandbox_slots.set_limit(limit)
+
+
+def _close_all(fds: list[int]) -> None:
+    while fds:
+        with contextlib.suppress(OSError):
+            os.close(fds.pop())
+
+
+def _code_fd(code: str | bytes) -> int:
+    """An anonymous in-memory file holding ``code``, positioned at its start."""
     fd = os.memfd_create("kimi-run-main.py", 0)  # no MFD_CLOEXEC: passed to bwrap
     try:
-        data = code.encode("utf-8")
+        data = code.encode("utf-8") if isinstance(code, str) else code
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]

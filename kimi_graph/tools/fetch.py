@@ -11,7 +11,10 @@ goes through the same steps:
    ``Host`` header and TLS server name, so the name is never resolved a second
    time and a rebinding DNS server cannot swap the address after the check.
 
-The body is streamed and reading stops after `max_bytes` (decoded) bytes. HTML is
+The body is streamed and reading stops after `max_bytes` (decoded) bytes: only
+gzip and deflate are asked for, and they are decoded with that bound as the raw
+bytes arrive (`kimi_graph.tools._bounded_decode`), so a decompression bomb never
+grows past it; a body in another encoding is refused. HTML is
 turned into text, JSON and other text types are returned as they are, binary
 types are refused. Environment proxies are ignored (``trust_env=False``): a proxy
 would connect to an address this module never checked.
@@ -25,6 +28,7 @@ import ipaddress
 import socket
 import threading
 import time
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal
 
@@ -37,6 +41,11 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field
 
 from kimi_graph.modes._control_hook import on_abort
+from kimi_graph.tools._bounded_decode import (
+    ACCEPT_ENCODING,
+    BoundedDecoder,
+    UnsupportedEncodingError,
+)
 from kimi_graph.tools._errors import FetchError, URLRefusedError, format_validation_error
 from kimi_graph.tools._html import html_to_text
 from kimi_graph.tools._netguard import AddressPolicy
@@ -174,7 +183,7 @@ class FetchURLTool(BaseTool):
                             continue
                         kind = self._start_body(response, current)
                         body, clipped = _read_capped(
-                            response.iter_bytes(), self.max_bytes, deadline
+                            response.iter_raw(), self._decoder(response, current), deadline
                         )
                     finally:
                         response.close()
@@ -215,7 +224,7 @@ class FetchURLTool(BaseTool):
                             continue
                         kind = self._start_body(response, current)
                         body, clipped = await _aread_capped(
-                            response.aiter_bytes(), self.max_bytes, deadline
+                            response.aiter_raw(), self._decoder(response, current), deadline
                         )
                     finally:
                         await response.aclose()
@@ -274,7 +283,7 @@ class FetchURLTool(BaseTool):
         deadline: float,
     ) -> httpx.Request:
         remaining = max(deadline - time.monotonic(), 0.001)
-        headers = {"User-Agent": USER_AGENT, "Accept": _ACCEPT}
+        headers = {"User-Agent": USER_AGENT, "Accept": _ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
         extensions: dict[str, Any] = {}
         target = url
         if not _is_ip_literal(_host(url)):
@@ -323,6 +332,13 @@ class FetchURLTool(BaseTool):
             )
             raise FetchError(msg)
         return kind
+
+    def _decoder(self, response: httpx.Response, url: httpx.URL) -> BoundedDecoder:
+        try:
+            return BoundedDecoder(response.headers.get("Content-Encoding", ""), self.max_bytes)
+        except UnsupportedEncodingError as e:
+            msg = f"Error: fetch_url refused {url}: {e}."
+            raise FetchError(msg) from e
 
     def _render(
         self,
@@ -470,28 +486,36 @@ async def _aresolve(url: httpx.URL) -> list[str]:
     return _addresses(infos, url)
 
 
-def _read_capped(chunks: Iterator[bytes], limit: int, deadline: float) -> tuple[bytes, bool]:
-    body = bytearray()
+def _read_capped(
+    chunks: Iterator[bytes], decoder: BoundedDecoder, deadline: float
+) -> tuple[bytes, bool]:
     for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            return bytes(body[:limit]), True
+        _feed(decoder, chunk)
+        if decoder.done:
+            break
         if time.monotonic() > deadline:
             raise httpx.ReadTimeout("overall deadline exceeded")
-    return bytes(body), False
+    return bytes(decoder.body), decoder.clipped
 
 
 async def _aread_capped(
-    chunks: AsyncIterator[bytes], limit: int, deadline: float
+    chunks: AsyncIterator[bytes], decoder: BoundedDecoder, deadline: float
 ) -> tuple[bytes, bool]:
-    body = bytearray()
     async for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            return bytes(body[:limit]), True
+        _feed(decoder, chunk)
+        if decoder.done:
+            break
         if time.monotonic() > deadline:
             raise httpx.ReadTimeout("overall deadline exceeded")
-    return bytes(body), False
+    return bytes(decoder.body), decoder.clipped
+
+
+def _feed(decoder: BoundedDecoder, chunk: bytes) -> None:
+    try:
+        decoder.feed(chunk)
+    except zlib.error as e:
+        msg = f"the {decoder.coding} body is corrupt: {e}"
+        raise httpx.DecodingError(msg) from e
 
 
 def _kind_of(mime: str) -> _Kind | None:

@@ -15,6 +15,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 from langgraph.types import Checkpointer, Send
 
+from kimi_graph._thread_guard import guard_threads
 from kimi_graph._transport.urls import redact_url
 from kimi_graph.context import KimiContext, current_context
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, find_kimi
@@ -23,6 +24,7 @@ from kimi_graph.modes._repair import answer_dangling_calls
 from kimi_graph.modes.agent import DEFAULT_MAX_STEPS, DEFAULT_TOOL_TIMEOUT, create_agent_graph
 from kimi_graph.modes.swarm import _prompts as prompts
 from kimi_graph.modes.swarm._commands import swarm_stopped
+from kimi_graph.modes.swarm._context import compact_for_orchestrator
 from kimi_graph.modes.swarm._plan import ASSIGN_TASK_TOOL, continues_request, plan_round
 from kimi_graph.modes.swarm._review import review_plan
 from kimi_graph.modes.swarm._settings import DEFAULT_TOOL_CALL_BUDGET, SwarmSettings
@@ -114,8 +116,12 @@ class Orchestrator(_ModelStep):
         prompt = settings.system_prompt or prompts.ORCHESTRATOR_PROMPT.format(
             max_subagents=settings.max_subagents, rounds_note=rounds_note
         )
-        messages = answer_dangling_calls(
-            [m for m in state["messages"] if not isinstance(m, SystemMessage)]
+        # unanswered calls of a cut run answered; earlier rounds' results shortened
+        # once the conversation is large
+        messages = compact_for_orchestrator(
+            answer_dangling_calls(
+                [m for m in state["messages"] if not isinstance(m, SystemMessage)]
+            )
         )
         llm = self.source.get(context)
         return (
@@ -351,7 +357,8 @@ def create_swarm_graph(
         builder.add_conditional_edges("review", dispatch, ["subagent", "synthesis", END])
     else:
         builder.add_conditional_edges("orchestrator", dispatch, ["subagent", "synthesis", END])
-    graph = builder.compile(checkpointer=checkpointer, store=store, name=name)
+    # one run at a time per thread (kimi_graph._thread_guard)
+    graph = guard_threads(builder.compile(checkpointer=checkpointer, store=store, name=name))
     # LangGraph's `max_concurrency` (the thread pool of `graph.invoke`, the task bound
     # of `ainvoke`) must not cap a run whose context raises the swarm's own limits: the
     # swarm bounds its branches itself (`max_concurrency`, per run). Threads are only

@@ -14,6 +14,11 @@ from langgraph.types import Overwrite
 from pydantic import BaseModel, Field, ValidationError
 
 from kimi_graph._turns import sum_usage, total_usage
+from kimi_graph.modes.swarm._context import (
+    MAX_SEPARATE_REFUSALS,
+    refusal_summary,
+    result_chars,
+)
 from kimi_graph.modes.swarm._prompts import ASSIGN_TASK
 from kimi_graph.modes.swarm._settings import SwarmSettings
 from kimi_graph.state import SubagentResult, SubagentTask, SwarmState
@@ -103,7 +108,8 @@ def plan_round(
     replies: list[ToolMessage] = []
     records: list[SubagentResult] = []
     accepted: list[tuple[str, AssignTask]] = []
-    for call in response.tool_calls:
+    refused: list[tuple[int, str]] = []  # (position among all calls, reason)
+    for position, call in enumerate(response.tool_calls):
         call_id = call["id"] or ""
         raw = call["args"] if isinstance(call["args"], dict) else {}
         role, task = str(raw.get("role", "")), str(raw.get("task", ""))
@@ -124,13 +130,17 @@ def plan_round(
                 else:
                     accepted.append((call_id, args))
         if reason is not None:
+            refused.append((position, reason))
             records.append(error_record(call_id, role, task, reason, round_))
             replies.append(error_reply(call_id, call["name"], reason))
-    for bad in response.invalid_tool_calls:
+    for offset, bad in enumerate(response.invalid_tool_calls):
         reason = f"the orchestrator's plan did not parse: {bad.get('error') or 'invalid JSON'}"
         call_id = bad.get("id") or ""
+        refused.append((len(response.tool_calls) + offset, reason))
         records.append(error_record(call_id, "", str(bad.get("args")), reason, round_))
         replies.append(error_reply(call_id, bad.get("name") or ASSIGN_TASK, reason))
+    if len(refused) > MAX_SEPARATE_REFUSALS:
+        response, records, replies = _collapse_refusals(response, refused, round_)
 
     used = sum(r["tool_calls"] for r in earlier)
     shares = split_budget(max(0, settings.tool_call_budget - used), len(accepted))
@@ -145,6 +155,7 @@ def plan_round(
             worker_index=(launched + i) % max(1, workers),
             max_tool_calls=shares[i],
             group=group,
+            result_chars=result_chars(settings.max_result_chars, len(accepted)),
         )
         for i, (call_id, args) in enumerate(accepted)
     ]
@@ -163,3 +174,31 @@ def plan_round(
     if not continuing:
         update["critical_steps"] = [1] if not calls else []
     return update
+
+
+def _collapse_refusals(
+    response: AIMessage, refused: list[tuple[int, str]], round_: int
+) -> tuple[AIMessage, list[SubagentResult], list[ToolMessage]]:
+    """Answer many refused calls with one message; keep only the first of them stored.
+
+    The stored assistant message keeps the calls that run and the first refused one
+    (answered by the one message), so the history stays valid and small.
+    """
+    first, _ = refused[0]
+    dropped = {position for position, _ in refused[1:]}
+    calls = response.tool_calls
+    kept_calls = [c for i, c in enumerate(calls) if i not in dropped]
+    kept_invalid = [
+        c for i, c in enumerate(response.invalid_tool_calls, len(calls)) if i not in dropped
+    ]
+    text = refusal_summary([reason for _, reason in refused])
+    if first < len(calls):
+        call_id, name = calls[first]["id"] or "", calls[first]["name"]
+    else:
+        bad = response.invalid_tool_calls[first - len(calls)]
+        call_id, name = bad.get("id") or "", bad.get("name") or ASSIGN_TASK
+    trimmed = response.model_copy(
+        update={"tool_calls": kept_calls, "invalid_tool_calls": kept_invalid}
+    )
+    record = error_record(call_id, "", f"({len(refused)} calls not run)", text, round_)
+    return trimmed, [record], [error_reply(call_id, name, text)]

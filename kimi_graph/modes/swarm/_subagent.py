@@ -380,7 +380,7 @@ class SubagentBranch:
             control.finish(status, record["steps"], wait=not _on_loop())
         _emit(writer, _EVENTS[status], task, worker, namespace, record)
         reply = ToolMessage(
-            content=_reply_text(record, settings.max_result_chars),
+            content=_reply_text(record, task.get("result_chars", settings.max_result_chars)),
             tool_call_id=task["id"],
             name=ASSIGN_TASK,
             status="error" if error else "success",

@@ -9,6 +9,7 @@ from langchain_core.messages import AIMessage, AnyMessage, RemoveMessage, System
 
 from kimi_graph._turns import sum_usage, total_usage
 from kimi_graph.modes.swarm import _prompts as prompts
+from kimi_graph.modes.swarm._context import compact_for_synthesis
 from kimi_graph.modes.swarm._subagent import describe
 from kimi_graph.state import SubagentResult, SwarmState
 
@@ -41,7 +42,8 @@ def synthesis_input(state: SwarmState) -> list[AnyMessage]:
     last = messages[-1] if messages else None
     if isinstance(last, AIMessage) and not last.tool_calls and state.get("round", 0):
         messages = messages[:-1]  # the orchestrator's closing remark after a round
-    return [SystemMessage(prompts.SYNTHESIS_PROMPT.format(failures=failures)), *messages]
+    prompt = SystemMessage(prompts.SYNTHESIS_PROMPT.format(failures=failures))
+    return [prompt, *compact_for_synthesis(messages)]  # earlier requests' results shortened
 
 
 def results_digest(results: Sequence[SubagentResult], err: Exception) -> AIMessage:

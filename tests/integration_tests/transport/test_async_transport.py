@@ -41,8 +41,10 @@ async def test_async_calls_and_streams_on_each_transport(
     assert any(c.additional_kwargs.get("reasoning_content") for c in chunks)
 
 
-async def test_url_credentials_use_httpx(emulator: Emulator) -> None:
+async def test_url_credentials_work_on_aiohttp(emulator: Emulator) -> None:
+    # user:pw@ becomes an Authorization header when the model is made, so the URL
+    # aiohttp gets has no credentials and the default transport is kept
     url = emulator.base_url("moonshot").replace("http://", "http://user:pw@")
     llm = ChatKimi(base_url=url, backend="moonshot", api_key="k")
     assert (await llm.ainvoke("What is 2+3*4?")).content == "14"
-    assert isinstance(_pool(llm), RateLimitedAsyncClient)
+    assert isinstance(_pool(llm), RateLimitedAioHttpClient)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
+import zlib
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -407,3 +412,108 @@ def test_sync_deadline_holds_against_a_server_trickling_headers() -> None:
         listener.close()
     assert out.startswith("Error: fetch_url timed out after 0.5s")
     assert sent and sent[0] < 400  # the client left long before the server was done
+
+
+# -- issue 16: decompression bombs --------------------------------------------------
+
+BOMB_MIB = 256
+
+
+def _gzip_bomb() -> bytes:
+    comp = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = b"A" * (1024 * 1024)
+    return b"".join(comp.compress(block) for _ in range(BOMB_MIB)) + comp.flush()
+
+
+def _zstd_bomb() -> bytes:
+    zstandard = pytest.importorskip("zstandard")
+    comp = zstandard.ZstdCompressor(level=19).compressobj()
+    block = b"A" * (1024 * 1024)
+    return b"".join(comp.compress(block) for _ in range(BOMB_MIB)) + comp.flush()
+
+
+_CHILD = """\
+import asyncio, json, resource, sys
+from kimi_graph.tools import make_fetch_url
+tool = make_fetch_url(allow_private=True, timeout=30)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if sys.argv[2] == "ainvoke":
+    out = asyncio.run(tool.ainvoke({"url": sys.argv[1]}))
+else:
+    out = tool.invoke({"url": sys.argv[1]})
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"growth_kib": after - before, "out": out[:300] + out[-300:]}))
+"""
+
+
+def _fetch_in_child(url: str, mode: str) -> dict[str, object]:
+    """Fetch in a fresh interpreter and report its peak memory growth."""
+    root = Path(__file__).parents[3]
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, url, mode],
+        capture_output=True,
+        timeout=120,
+        check=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
+def test_gzip_bomb_is_decoded_only_up_to_the_cap(server: LocalServer, mode: str) -> None:
+    bomb = _gzip_bomb()
+    assert len(bomb) < 1024 * 1024  # 256 MiB of zeros in a few hundred KB
+    server.routes["/bomb"] = Reply(
+        body=bomb, headers={"Content-Type": "text/plain", "Content-Encoding": "gzip"}
+    )
+    report = _fetch_in_child(server.url("/bomb"), mode)
+    assert "[response truncated after 1000000 bytes]" in str(report["out"])
+    growth_mib = int(report["growth_kib"]) / 1024  # type: ignore[call-overload]
+    assert growth_mib < 16, f"peak memory grew by {growth_mib:.0f} MiB"
+    asked = server.requests[-1].headers["accept-encoding"]
+    assert {c.strip() for c in asked.split(",")} == {"gzip", "deflate"}
+
+
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
+def test_zstd_bomb_is_refused_not_decoded(server: LocalServer, mode: str) -> None:
+    bomb = _zstd_bomb()
+    server.routes["/bomb"] = Reply(
+        body=bomb, headers={"Content-Type": "text/plain", "Content-Encoding": "zstd"}
+    )
+    report = _fetch_in_child(server.url("/bomb"), mode)
+    out = str(report["out"])
+    assert out.startswith("Error: fetch_url refused"), out
+    assert "'zstd', which was not asked for (Accept-Encoding: gzip, deflate)" in out
+    growth_mib = int(report["growth_kib"]) / 1024  # type: ignore[call-overload]
+    assert growth_mib < 16, f"peak memory grew by {growth_mib:.0f} MiB"
+    assert "zstd" not in server.requests[-1].headers["accept-encoding"]
+
+
+def test_deflate_zlib_and_raw_and_multi_member_gzip_decode(server: LocalServer) -> None:
+    text = b"hello deflate " * 100
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    members = [zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS | 16) for _ in range(2)]
+    bodies = {
+        "/zlib": (zlib.compress(text), "deflate"),
+        "/raw": (raw.compress(text) + raw.flush(), "deflate"),
+        "/two": (b"".join(m.compress(text) + m.flush() for m in members), "gzip"),
+    }
+    for path, (body, coding) in bodies.items():
+        server.routes[path] = Reply(
+            body=body, headers={"Content-Type": "text/plain", "Content-Encoding": coding}
+        )
+    tool = local()
+    assert tool.invoke({"url": server.url("/zlib")}).endswith(text.decode().strip())
+    assert tool.invoke({"url": server.url("/raw")}).endswith(text.decode().strip())
+    assert tool.invoke({"url": server.url("/two")}).count("hello deflate") == 200
+
+
+def test_corrupt_gzip_is_an_error(server: LocalServer) -> None:
+    server.routes["/bad"] = Reply(
+        body=b"\x1f\x8b\x08\x00garbage-not-gzip" * 10,
+        headers={"Content-Type": "text/plain", "Content-Encoding": "gzip"},
+    )
+    out = local().invoke({"url": server.url("/bad")})
+    assert out.startswith("Error: fetch_url could not fetch"), out
+    assert "gzip body is corrupt" in out

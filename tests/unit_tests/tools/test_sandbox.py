@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -494,3 +495,256 @@ def test_leftover_groups_of_killed_runs_are_removed() -> None:
     out = TOOL.invoke({"code": "print('ran')"})
     assert out.endswith("ran")
     assert [g for g in leftovers if g.exists()] == []
+
+
+# -- issue 16: the sandbox as root, /dev, keyrings, exit status, concurrency ------------
+
+
+def _ancestors(pid: int) -> set[int]:
+    seen: set[int] = set()
+    while pid > 1 and pid not in seen:
+        seen.add(pid)
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            break
+        pid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+    return seen
+
+
+def _descendants_ids(root: int) -> dict[int, tuple[bytes, list[str], list[str]]]:
+    """Command line, Uid and Gid fields of each live descendant of ``root``."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == root:
+            continue
+        if root not in _ancestors(int(entry.name)):
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            status = (entry / "status").read_text().splitlines()
+        except OSError:
+            continue
+        uid = next(line for line in status if line.startswith("Uid:")).split()[1:]
+        gid = next(line for line in status if line.startswith("Gid:")).split()[1:]
+        found[int(entry.name)] = (cmdline, uid, gid)
+    return found
+
+
+def test_runs_as_an_unprivileged_host_user_even_when_the_agent_is_root() -> None:
+    """Seen from the host, bwrap and the program have uid/gid 65534 (all four ids)."""
+    code = "import time\nprint('up', flush=True)\ntime.sleep(2)\n"
+    runner = make_run_python(timeout=10.0)
+    result: list[str] = []
+    thread = threading.Thread(target=lambda: result.append(runner.invoke({"code": code})))
+    thread.start()
+    seen: dict[int, tuple[bytes, list[str], list[str]]] = {}
+    while thread.is_alive():
+        seen.update(_descendants_ids(os.getpid()))
+        time.sleep(0.05)
+    thread.join()
+    assert result and "up" in result[0], result
+    programs = [v for v in seen.values() if v[0].endswith(b"utf8\x00/tmp/main.py\x00")]
+    sandboxes = [v for v in seen.values() if v[0].split(b"\x00")[0].endswith(b"bwrap")]
+    assert programs and sandboxes, "the sandbox was never seen from the host"
+    uid = "65534" if os.geteuid() == 0 else str(os.geteuid())
+    gid = "65534" if os.geteuid() == 0 else str(os.getegid())
+    for _, uids, gids in programs + sandboxes:
+        assert uids == [uid] * 4, uids
+        assert gids == [gid] * 4, gids
+
+
+PROC_SYS_FILES = (
+    "/proc/sys/kernel/core_pattern",
+    "/proc/sys/kernel/hostname",
+    "/proc/sys/kernel/modprobe",
+    "/proc/sys/vm/drop_caches",
+    "/proc/sys/net/ipv4/ip_forward",
+    "/proc/sysrq-trigger",
+)
+ROOT_ONLY_PROC_FILES = ("/proc/keys", "/proc/key-users", "/proc/slabinfo", "/proc/timer_list")
+
+
+def test_proc_sys_is_read_only_and_root_only_proc_files_are_unreadable() -> None:
+    code = (
+        "import os\n"
+        f"for path in {PROC_SYS_FILES!r}:\n"
+        "    try:\n"
+        "        fd = os.open(path, os.O_WRONLY)\n"  # never written to
+        "        os.close(fd)\n"
+        "        print('WRITABLE', path)\n"
+        "    except OSError as e:\n"
+        "        print('refused', path, e.errno)\n"
+        f"for path in {ROOT_ONLY_PROC_FILES!r}:\n"
+        "    try:\n"
+        "        print('READ', path, len(open(path).read()))\n"
+        "    except OSError as e:\n"
+        "        print('unreadable', path, e.errno)\n"
+        "for line in open('/proc/self/mountinfo'):\n"
+        "    if line.split()[4] == '/proc/sys':\n"
+        "        print('mount', line.split()[5].split(',')[0])\n"
+    )
+    out = _stdout(TOOL.invoke({"code": code}))
+    assert "WRITABLE" not in out and "READ " not in out, out
+    for path in PROC_SYS_FILES:
+        assert f"refused {path} " in out
+    for path in ROOT_ONLY_PROC_FILES:
+        assert f"unreadable {path} " in out
+    assert "mount ro" in out  # a read-only mount, not only permissions
+
+
+def test_dev_is_read_only_and_dev_shm_is_sized() -> None:
+    code = (
+        "import os\n"
+        "try:\n"
+        "    open('/dev/fill-me', 'wb')\n"
+        "    print('DEV WRITABLE')\n"
+        "except OSError as e:\n"
+        "    print('dev refused', e.errno)\n"
+        "with open('/dev/null', 'wb') as f:\n"
+        "    f.write(b'x')\n"
+        "print('null ok')\n"
+        "n = 0\n"
+        "try:\n"
+        "    with open('/dev/shm/fill', 'wb') as f:\n"
+        "        for n in range(1, 64):\n"
+        "            f.write(b'x' * 1024 * 1024)\n"
+        "            f.flush()\n"
+        "except OSError as e:\n"
+        "    print('shm stopped after', n - 1, 'MiB', e.errno)\n"
+    )
+    out = make_run_python(tmp_mb=8, file_size_mb=32).invoke({"code": code})
+    assert "DEV WRITABLE" not in out
+    assert "dev refused 30" in out  # EROFS
+    assert "null ok" in out
+    match = re.search(r"shm stopped after (\d+) MiB 28", out)  # ENOSPC
+    assert match, out
+    assert int(match.group(1)) <= 8
+
+
+def _libc():  # type: ignore[no-untyped-def]
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def test_keyrings_are_out_of_reach() -> None:
+    """A key the agent holds in its session keyring cannot be read, found or added to."""
+    import ctypes
+    import platform
+
+    numbers = {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)}.get(platform.machine())
+    if numbers is None:
+        pytest.skip("no system call numbers for this architecture (the results say so)")
+    add_key, request_key, keyctl = numbers
+    libc = _libc()
+    desc = f"kimi-test-{uuid.uuid4().hex[:8]}".encode()
+    secret = b"AGENT-KEY-SECRET"
+    key = libc.syscall(add_key, b"user", desc, secret, len(secret), -3)  # @s
+    if key < 0:
+        pytest.skip(f"this process cannot add a key (errno {ctypes.get_errno()})")
+    try:
+        buf = ctypes.create_string_buffer(64)
+        assert libc.syscall(keyctl, 11, key, buf, 64) == len(secret)  # the agent can read it
+        code = (
+            "import ctypes\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "buf = ctypes.create_string_buffer(64)\n"
+            f"for name, args in [('read', ({keyctl}, 11, {key}, buf, 64)),\n"
+            f"                   ('search', ({request_key}, b'user', {desc!r}, None, 0)),\n"
+            f"                   ('add', ({add_key}, b'user', b'x', b'y', 1, -3)),\n"
+            f"                   ('join', ({keyctl}, 1, None))]:\n"
+            "    r = libc.syscall(*args)\n"
+            "    print(name, r, ctypes.get_errno(), buf.raw.rstrip(bytes(1)))\n"
+        )
+        out = TOOL.invoke({"code": code})
+        assert "AGENT-KEY-SECRET" not in out, out
+        for name in ("read", "search", "add", "join"):
+            assert f"{name} -1 1 b''" in out, out  # EPERM from the seccomp filter
+    finally:
+        libc.syscall(keyctl, 3, key)  # KEYCTL_REVOKE
+        libc.syscall(keyctl, 9, key, -3)  # KEYCTL_UNLINK from @s
+
+
+def test_the_program_exit_is_reported_as_it_was() -> None:
+    """Exit codes that look like sandbox failures or kills are the program's own."""
+    fake_setup = TOOL.invoke(
+        {"code": "import sys\nprint('sandbox setup failed: faked', file=sys.stderr)\nsys.exit(125)"}
+    )
+    assert fake_setup.startswith("Exit status: 125\n--- stderr ---\nsandbox setup failed: faked")
+    fake_kill = TOOL.invoke({"code": "raise SystemExit(137)"})
+    assert fake_kill == "Exit status: 137\n(no output)"
+    real_kill = TOOL.invoke({"code": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"})
+    assert real_kill.startswith(f"Exit status: -{int(signal.SIGKILL)}\nNote: killed by SIGKILL")
+
+
+def test_the_program_cannot_reach_the_status_channel() -> None:
+    """It cannot kill, stop or interrupt the reporting init, nor open its descriptors."""
+    code = (
+        "import os, signal, sys\n"
+        "for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGSTOP):\n"
+        "    os.kill(1, sig)\n"
+        "for path in ('/proc/1/fd', '/proc/1/mem', '/proc/1/environ'):\n"
+        "    try:\n"
+        "        what = os.listdir(path) if path.endswith('fd') else open(path).read(1)\n"
+        "        print('OPENED', path, what)\n"
+        "    except OSError as e:\n"
+        "        print('refused', path, e.errno)\n"
+        "print('fds', sorted(int(f) for f in os.listdir('/proc/self/fd')))\n"
+        "sys.exit(3)\n"
+    )
+    out = TOOL.invoke({"code": code})
+    assert out.startswith("Exit status: 3\n"), out
+    assert "OPENED" not in out
+    fds = re.search(r"fds \[([\d, ]*)\]", out)
+    assert fds, out
+    assert {int(f) for f in fds.group(1).split(", ")} <= {0, 1, 2, 3}  # 3: listdir's own
+
+
+def test_a_sandbox_failure_is_an_error_not_a_program_exit() -> None:
+    # 1 MiB of address space: the wrapper cannot start the interpreter of the program
+    out = make_run_python(memory_mb=1).invoke({"code": "print('RAN')"})
+    assert out.startswith("Error: run_python could not apply its limits: ")
+    assert "RAN" not in out and "Exit status" not in out
+
+
+def test_sandboxes_at_once_are_capped() -> None:
+    from kimi_graph.tools import code_runner
+    from kimi_graph.tools._slots import DEFAULT_MAX_SANDBOXES, sandbox_slots
+
+    assert sandbox_slots.limit == DEFAULT_MAX_SANDBOXES == 4
+    code = "import time\nprint('span', time.time())\ntime.sleep(1.0)\nprint('span', time.time())\n"
+    runner = make_run_python(timeout=20.0)
+    code_runner.set_max_concurrent_sandboxes(2)
+    try:
+
+        async def five() -> list[str]:
+            return await asyncio.gather(*(runner.ainvoke({"code": code}) for _ in range(5)))
+
+        outs = asyncio.run(five())
+    finally:
+        code_runner.set_max_concurrent_sandboxes(DEFAULT_MAX_SANDBOXES)
+    spans = []
+    for out in outs:
+        times = [float(t) for t in re.findall(r"span ([\d.]+)", out)]
+        assert len(times) == 2, out
+        spans.append((times[0], times[1]))
+    most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+    assert most == 2, spans  # never more than two at once, and the cap was reached
+
+
+def test_a_run_waits_for_a_slot_then_is_refused() -> None:
+    from kimi_graph.tools._slots import sandbox_slots
+
+    sandbox_slots.set_limit(1)
+    try:
+        with sandbox_slots.hold(0) as held:
+            assert held
+            started = time.monotonic()
+            out = make_run_python(timeout=0.5).invoke({"code": "print('RAN')"})
+            waited = time.monotonic() - started
+    finally:
+        sandbox_slots.set_limit(4)
+    assert out.startswith("Error: run_python refused to run the program: 1 sandboxes are already")
+    assert "RAN" not in out
+    assert 0.4 < waited < 3

@@ -132,3 +132,35 @@ def test_settings_follow_the_run_context() -> None:
     assert base.for_run(KimiContext()) is base
     with pytest.raises(ValueError):
         SwarmSettings(max_concurrency=0)
+
+
+def test_many_refusals_get_one_answer_and_leave_the_stored_turn() -> None:
+    calls = [call(i) for i in range(10)] + [call(10, name="other")]
+    bad = {"name": ASSIGN_TASK, "args": "{", "id": "b0", "error": "x", "type": "invalid_tool_call"}
+    update = plan({"messages": [HumanMessage("go")]}, *calls, invalid=[bad], max_subagents=3)
+    assert [t["id"] for t in update["pending"]] == ["c0", "c1", "c2"]
+    stored, *replies = update["messages"]
+    # the calls that run, and the first refused one (answered by the single message)
+    assert [c["id"] for c in stored.tool_calls] == ["c0", "c1", "c2", "c3"]
+    assert stored.invalid_tool_calls == []
+    [reply] = replies
+    assert reply.tool_call_id == "c3" and reply.status == "error"
+    assert reply.content.startswith("Error: 9 calls were not run")
+    assert "7 x refused: the swarm allows at most 3 sub-agents" in reply.content
+    assert (
+        "1 x unknown tool 'other'" in reply.content
+        and "1 x the orchestrator's plan" in reply.content
+    )
+    [record] = update["subagent_results"].value
+    assert record["id"] == "c3" and record["status"] == "error"
+
+
+def test_results_share_the_round_budget() -> None:
+    from kimi_graph.modes.swarm._context import ROUND_RESULT_CHARS
+
+    few = plan({"messages": [HumanMessage("go")]}, call(0), call(1))
+    assert {t["result_chars"] for t in few["pending"]} == {4000}
+    many = plan(
+        {"messages": [HumanMessage("go")]}, *[call(i) for i in range(200)], max_subagents=200
+    )
+    assert {t["result_chars"] for t in many["pending"]} == {ROUND_RESULT_CHARS // 200}
