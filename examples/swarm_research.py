@@ -49,8 +49,12 @@ for record in final["subagent_results"]:
     )
 answer = final["messages"][-1]
 print("\nanswer:", answer.content[:400])
-print("swarm:", answer.response_metadata["swarm"])
-assert len(final["subagent_results"]) == 4
+print("swarm:", answer.response_metadata.get("swarm", "answered without sub-agents"))
+# A real model plans its own split (or answers alone): check what holds for any plan.
+records = final["subagent_results"]
+assert len(records) <= 20  # max_subagents
+assert all(r["status"] in ("ok", "error", "cancelled", "aborted") for r in records)
+assert answer.content
 
 if emu is not None:
     emu.stop()

@@ -71,6 +71,8 @@ class CallSettings:
         forced_tool_choice: Policy for a forced tool choice while thinking.
         builtin_search: Policy for builtin `$web_search` while thinking.
         model_kwargs: The instance's `model_kwargs` (tool choice or format may be there).
+        spec: The model's capabilities when known better than the table (discovered
+            from the server's model list, `_discovery`); None reads the table.
     """
 
     model: str
@@ -83,6 +85,7 @@ class CallSettings:
     forced_tool_choice: ConflictPolicy = "disable_thinking"
     builtin_search: ConflictPolicy = "disable_thinking"
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    spec: ModelSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,7 @@ def plan_call(settings: CallSettings, kwargs: Mapping[str, Any]) -> CallPlan:
         ValueError: For a value the model or server cannot take (before any request).
     """
     backend = settings.backend
-    spec = model_spec(settings.model, hosted=backend.platform)
+    spec = settings.spec or model_spec(settings.model, hosted=backend.platform)
     where = f"{settings.model} at {settings.endpoint}"
     wanted, effort = _requested(settings, kwargs)
     _check_effort(effort, spec, where)

@@ -2,7 +2,8 @@
 
 `_raw_tokens` parses `…</think>` reasoning and Kimi's tool-call tokens out of text;
 this module moves what it finds into LangChain's fields, on a whole answer
-(`split_raw_result`) and on a stream (`ChunkSplitter`).
+(`split_raw_result`) and on a stream (`ChunkSplitter`, whose output then goes through
+`_stream_tidy.StreamTidy`: usage once, no internal keys).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from kimi_graph.chat_models._raw_tokens import (
     looks_raw,
     split_raw_output,
 )
+from kimi_graph.chat_models._stream_tidy import StreamTidy
 
 __all__ = ["ChunkSplitter", "apply_piece", "split_raw_result"]
 
@@ -70,14 +72,28 @@ def apply_piece(message: AIMessage, piece: ParsedPiece) -> AIMessage:
 
 
 class ChunkSplitter:
-    """Route streamed content through a `RawOutputParser`, keeping everything else."""
+    """Route streamed content through a `RawOutputParser`, keeping everything else.
+
+    What comes out is tidied by a `StreamTidy` (usage reported once, at the end; no
+    internal keys), so a summed stream equals `invoke`.
+    """
 
     def __init__(self, *, thinking: bool) -> None:
         self._parser = RawOutputParser(thinking=thinking)
         self._raw_calls = 0
         self._last_id: str | None = None
+        self._tidy = StreamTidy()
 
     def push(self, chunk: ChatGenerationChunk) -> list[ChatGenerationChunk]:
+        """The chunks to yield for one chunk from the server."""
+        return [out for out in map(self._tidy.push, self._split(chunk)) if out is not None]
+
+    def close(self) -> list[ChatGenerationChunk]:
+        """The chunks left at the end of the stream (held-back text, then the usage)."""
+        held = [out for out in map(self._tidy.push, self._fresh(self._parser.finish())) if out]
+        return [*held, *self._tidy.close()]
+
+    def _split(self, chunk: ChatGenerationChunk) -> list[ChatGenerationChunk]:
         message = chunk.message
         if not isinstance(message, AIMessageChunk):
             return [chunk]
@@ -95,9 +111,6 @@ class ChunkSplitter:
         out = ChatGenerationChunk(message=rewritten, generation_info=chunk.generation_info)
         keep = rewritten.content or rewritten.additional_kwargs or rewritten.tool_call_chunks
         return [out] if keep or rewritten.usage_metadata or chunk.generation_info else []
-
-    def close(self) -> list[ChatGenerationChunk]:
-        return self._fresh(self._parser.finish())
 
     def _fresh(self, piece: ParsedPiece) -> list[ChatGenerationChunk]:
         if not piece:

@@ -119,7 +119,8 @@ def check_completion(data: Any, endpoint: str) -> list[list[InvalidToolCall]]:
 
 
 RAW_ARGS_KEY = "kimi_raw_tool_args"
-"""`additional_kwargs` key of a streamed chunk's raw argument pieces (merged by index)."""
+"""`additional_kwargs` key of a chunk's raw argument pieces, between the chunk reader and
+`_stream_tidy.StreamTidy` only (which takes it out before the caller sees the chunk)."""
 
 
 def raw_argument_pieces(delta_calls: Any) -> list[dict[str, Any]]:
@@ -148,24 +149,27 @@ def raw_argument_pieces(delta_calls: Any) -> list[dict[str, Any]]:
     return pieces
 
 
-def strict_tool_calls(message: Any) -> Any:
+def strict_tool_calls(message: Any, pieces: list[dict[str, Any]]) -> Any:
     """Return `message` with calls whose raw arguments are not a JSON object made invalid.
 
     A streamed message's `tool_calls` come from LangChain's partial-JSON parsing of the
-    merged chunks, which completes truncated JSON. The raw argument text travels in
-    `additional_kwargs[RAW_ARGS_KEY]` (removed here); this applies `invoke`'s rule to it.
+    merged chunks, which completes truncated JSON. The raw argument text of the stream
+    (collected by `_stream_tidy.collecting_raw_arguments`, never left in a chunk) gets
+    `invoke`'s rule here.
 
     Args:
         message: Any message; only an `AIMessage` is changed.
+        pieces: The stream's raw argument pieces (`raw_argument_pieces`), in order;
+            empty for an answer that was not streamed, which is returned as it is.
     """
-    if not isinstance(message, AIMessage) or RAW_ARGS_KEY not in message.additional_kwargs:
+    if not isinstance(message, AIMessage) or not pieces:
         return message
-    kwargs = dict(message.additional_kwargs)
-    pieces = kwargs.pop(RAW_ARGS_KEY)
-    raw_args: dict[str, Any] = {}
-    for piece in pieces if isinstance(pieces, list) else []:
-        if isinstance(piece, dict) and piece.get("id"):
-            raw_args[str(piece["id"])] = piece.get("args")
+    by_index: dict[int, dict[str, Any]] = {}
+    for piece in pieces:
+        slot = by_index.setdefault(piece["index"], {"id": None, "args": ""})
+        slot["id"] = slot["id"] or piece.get("id")
+        slot["args"] += piece.get("args") or ""
+    raw_args = {str(slot["id"]): slot["args"] for slot in by_index.values() if slot["id"]}
     kept: list[Any] = []
     invalid: list[InvalidToolCall] = []
     for call in message.tool_calls:
@@ -188,6 +192,4 @@ def strict_tool_calls(message: Any) -> Any:
             reason = arguments_error(bad.get("args")) or f"{NOT_AN_OBJECT}."
             bad = InvalidToolCall(**{**bad, "error": reason})
         invalid.append(bad)
-    return message.model_copy(
-        update={"tool_calls": kept, "invalid_tool_calls": invalid, "additional_kwargs": kwargs}
-    )
+    return message.model_copy(update={"tool_calls": kept, "invalid_tool_calls": invalid})

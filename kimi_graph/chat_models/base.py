@@ -53,6 +53,7 @@ from kimi_graph.backends import (
     backend_name,
     resolve_backend,
 )
+from kimi_graph.chat_models import _discovery
 from kimi_graph.chat_models._call_plan import PLAN_KWARG, CallPlan, CallSettings, plan_call
 from kimi_graph.chat_models._content_blocks import PROVIDER
 from kimi_graph.chat_models._encodable import require_encodable
@@ -73,6 +74,7 @@ from kimi_graph.chat_models._response_tool import (
     response_tool_as_text,
 )
 from kimi_graph.chat_models._sampling import apply_fixed_sampling, offer_structured_tool
+from kimi_graph.chat_models._stream_tidy import collecting_raw_arguments
 from kimi_graph.chat_models._structured_output import (
     STRUCTURED_TOOL_KWARG,
     Method,
@@ -82,6 +84,7 @@ from kimi_graph.chat_models._structured_output import (
 from kimi_graph.chat_models._thinking_conflicts import ConflictPolicy
 from kimi_graph.chat_models._url_auth import move_url_credentials
 from kimi_graph.chat_models._usage import usage_metadata
+from kimi_graph.model_profiles import ModelSpec, model_spec
 
 __all__ = [
     "ChatKimi",
@@ -99,6 +102,9 @@ all four modes (K3 always reasons, so it has no real instant mode)."""
 DEFAULT_SELF_HOSTED_MODEL = "kimi-k2.5"
 """The model name `ChatKimi()` asks any other server for (K2.5's open weights, as vLLM
 and SGLang serve them by default); set `model=` or `KIMI_MODEL` to the served name."""
+
+DISCOVERY_TIMEOUT = 10.0
+"""Seconds `GET /v1/models` may take when capabilities are discovered."""
 
 _KIMI_BASE_URL = from_env("KIMI_BASE_URL", default="")
 _KIMI_MODEL = from_env("KIMI_MODEL", default="")
@@ -211,6 +217,12 @@ class ChatKimi(BaseChatOpenAI):
     ends stops here). None: no bound."""
     rate_limit_max_delay: float = Field(default=30.0, gt=0)
     """Cap on one wait after a 429 (a server's `Retry-After` or the doubling backoff)."""
+    discover_capabilities: bool | None = None
+    """Read the server's `GET /v1/models` once per endpoint and process, and let what it
+    says about the model (context length, thinking type, efforts, image input, tool
+    use; vLLM's `max_model_len`) override the capability table (`capabilities`, and
+    `profile` once read). None reads `KIMI_DISCOVER_CAPABILITIES`, else discovers on
+    Moonshot's hosts only. A failed read leaves the table in force."""
     async_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     """HTTP stack of async calls: aiohttp (default: about half the client CPU per
     request of httpx, which matters for many concurrent sub-agents) or httpx. Sync
@@ -220,6 +232,8 @@ class ChatKimi(BaseChatOpenAI):
     model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
 
     _backend: Backend = PrivateAttr()
+    _discovery_on: bool = PrivateAttr(default=False)
+    _profile_read: bool = PrivateAttr(default=False)
     _warned: set[str] = PrivateAttr(default_factory=set)
     _async_loop: weakref.ref[asyncio.AbstractEventLoop] | None = PrivateAttr(default=None)
     _url_auth: SecretStr | None = PrivateAttr(default=None)
@@ -266,6 +280,9 @@ class ChatKimi(BaseChatOpenAI):
     def _resolve_kimi_backend(self) -> Self:
         move_url_credentials(self)  # user:pass@ of base_url into a secret header
         self._backend = resolve_backend(self.backend, self.openai_api_base)
+        self._discovery_on = _discovery.discovery_enabled(
+            self.discover_capabilities, self.openai_api_base
+        )
         if self.http_client is None and self.root_client is not None:
             # Every sync request goes through the endpoint's shared rate limiter.
             client = sync_client(
@@ -313,6 +330,65 @@ class ChatKimi(BaseChatOpenAI):
         backend = resolve_backend(self.backend, self.openai_api_base)
         return kimi_profile(self.model_name, backend)
 
+    @property
+    def capabilities(self) -> _discovery.Capabilities:
+        """What the model can do here: the capability table, overridden by the server.
+
+        With discovery on (`discover_capabilities`), the first access reads the
+        server's model list (once per endpoint and process); see `Capabilities` for
+        the fields, `as_dict()` for a plain dict and `profile_overrides()` for the
+        LangChain profile keys the server settles.
+        """
+        spec = model_spec(self.model_name, hosted=self._backend.platform)
+        models = self._discover() if self._discovery_on else {}
+        served_as = self._backend.model_id(self.model_name)
+        return _discovery.capabilities(self.model_name, spec, models, served_as)
+
+    def _api_key(self) -> str:
+        """The key, for the discovery cache only (a key provider stands for itself)."""
+        key = self.openai_api_key
+        if isinstance(key, SecretStr):
+            return key.get_secret_value()
+        return "" if key is None else f"provider:{id(key)}"
+
+    def _discover(self) -> dict[str, _discovery.Discovered]:
+        """Read the server's model list once per endpoint and process (if switched on)."""
+        if not self._discovery_on or self.root_client is None:
+            return {}
+        client = self.root_client.with_options(max_retries=0, timeout=DISCOVERY_TIMEOUT)
+
+        def fetch() -> list[Any]:
+            body = client.get("/models", cast_to=object)
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, list):
+                msg = "the body is no model list"
+                raise TypeError(msg)
+            return data
+
+        models = _discovery.discover(self.endpoint, self._api_key(), fetch)
+        if models and not self._profile_read:
+            self._profile_read = True
+            # The table's profile gets what the server said; a caller's own is kept.
+            if self.profile is None or self.profile == self._resolve_model_profile():
+                overrides = self.capabilities.profile_overrides()
+                self.profile = {**(self.profile or {}), **overrides}
+        return models
+
+    async def _adiscover(self) -> None:
+        """`_discover` off the event loop, when the list was not read yet."""
+        if self._discovery_on and not _discovery.cached_models(self.endpoint, self._api_key()):
+            await asyncio.to_thread(self._discover)
+
+    def _model_spec(self) -> ModelSpec:
+        """The table's entry for the model, overridden by a discovered model list."""
+        spec = model_spec(self.model_name, hosted=self._backend.platform)
+        if not self._discovery_on:
+            return spec
+        served_as = self._backend.model_id(self.model_name)
+        return _discovery.cached_spec(
+            spec, self.endpoint, self._api_key(), self.model_name, served_as
+        )
+
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         kwargs.pop("thinking", None)
         kwargs.pop(STRUCTURED_TOOL_KWARG, None)
@@ -338,6 +414,7 @@ class ChatKimi(BaseChatOpenAI):
             forced_tool_choice=self.forced_tool_choice,
             builtin_search=self.builtin_search,
             model_kwargs=self.model_kwargs,
+            spec=self._model_spec(),
         )
         plan = plan_call(settings, kwargs)
         for note in plan.notes:
@@ -542,6 +619,7 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        self._discover()
         plan = self._plan(kwargs)
         try:
             with endpoint_errors(self.endpoint, self._url_secrets()):
@@ -559,6 +637,7 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        await self._adiscover()
         plan = self._plan(kwargs)
         self._async_client_for_this_loop()
         try:
@@ -579,6 +658,7 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        self._discover()
         plan = self._plan(kwargs)
         reader = _StreamReader(plan)
         self._stream_usage_option(kwargs)
@@ -605,6 +685,7 @@ class ChatKimi(BaseChatOpenAI):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        await self._adiscover()
         plan = self._plan(kwargs)
         reader = _StreamReader(plan)
         self._stream_usage_option(kwargs)
@@ -644,8 +725,9 @@ class ChatKimi(BaseChatOpenAI):
         are `invalid_tool_calls` whether the answer was streamed (e.g. under LangGraph's
         `stream_mode="messages"`) or not.
         """
-        message = super().invoke(input, config, stop=stop, **kwargs)
-        return self._strict_tool_calls(message)
+        with collecting_raw_arguments() as pieces:
+            message = super().invoke(input, config, stop=stop, **kwargs)
+        return self._strict_tool_calls(message, pieces)
 
     async def ainvoke(
         self,
@@ -656,11 +738,12 @@ class ChatKimi(BaseChatOpenAI):
         **kwargs: Any,
     ) -> AIMessage:
         """Async `invoke`; the same tool-call rules."""
-        message = await super().ainvoke(input, config, stop=stop, **kwargs)
-        return self._strict_tool_calls(message)
+        with collecting_raw_arguments() as pieces:
+            message = await super().ainvoke(input, config, stop=stop, **kwargs)
+        return self._strict_tool_calls(message, pieces)
 
-    def _strict_tool_calls(self, message: AIMessage) -> AIMessage:
-        message = _responses.strict_tool_calls(message)
+    def _strict_tool_calls(self, message: AIMessage, pieces: list[dict[str, Any]]) -> AIMessage:
+        message = _responses.strict_tool_calls(message, pieces)
         calls = [*message.tool_calls, *message.invalid_tool_calls]
         if calls:
             _responses.check_tool_call_ids(list(calls), self.endpoint, "the answer")

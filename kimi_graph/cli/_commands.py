@@ -288,6 +288,7 @@ def emulate_command(args: argparse.Namespace) -> int:
             latency=args.latency,
             token_delay=args.token_delay,
             error_rate=args.error_rate,
+            hosted_catalogue=args.hosted_catalogue,
         )
     except ValueError as err:
         raise CLIError(str(err)) from None

@@ -136,6 +136,12 @@ def build_parser(*, serve: bool = True) -> argparse.ArgumentParser:
         default=0.0,
         help="probability (0-1) that a request fails with 429 or 500",
     )
+    emulate.add_argument(
+        "--hosted-catalogue",
+        action="store_true",
+        help="moonshot serves only today's hosted models (retired ids: 404) and lists "
+        "their capabilities on GET /v1/models",
+    )
     emulate.set_defaults(handler=_emulate)
 
     if serve:

@@ -53,6 +53,9 @@ class EmulatorConfig:
             429 + ``Retry-After`` beyond, as Moonshot's per-account concurrency limit
             does (``0``: no limit).
         retry_after: Seconds the 429 of ``max_in_flight`` asks the client to wait.
+        hosted_catalogue: The Moonshot dialect serves only today's hosted models (see
+            ``catalogue``): a retired id answers the real 404, and ``GET /v1/models``
+            lists each model with its capability fields.
     """
 
     host: str = "127.0.0.1"
@@ -66,6 +69,7 @@ class EmulatorConfig:
     backlog: int = 2048
     max_in_flight: int = 0
     retry_after: float = 1.0
+    hosted_catalogue: bool = False
 
     def __post_init__(self) -> None:
         if self.default_dialect not in DIALECTS:

@@ -22,6 +22,7 @@ __all__ = [
     "EFFORTS",
     "ALWAYS_REASONING_MODELS",
     "EFFORT_MODELS",
+    "THINKING_ONLY_MESSAGE",
     "LEGACY_USAGE_MODELS",
     "WEB_SEARCH",
     "PrefixCache",
@@ -38,6 +39,9 @@ CONTEXT_TOKENS = 262_144
 """K2.5's context (256K); Moonshot's 400 names it (MoonshotAI/kimi-cli #2011)."""
 
 WEB_SEARCH = "$web_search"
+THINKING_ONLY_MESSAGE = "invalid thinking: only type=enabled is allowed for this model"
+"""Moonshot's 400 for ``thinking: {"type": "disabled"}`` on a model that always reasons
+(recorded for kimi-k2.7-code: tests/fixtures/recordings)."""
 EFFORT_MODELS = frozenset({"kimi-k3", "kimi-k3.1", "kimi-k3.1-pro", "kimi-k3.1-pro-highspeed"})
 EFFORTS = ("low", "high", "max")
 #: Models with no instant mode: `thinking: {"type": "disabled"}` is a 400 (WIRE.md §8.2).
@@ -116,7 +120,7 @@ def validate_platform(body: dict[str, Any], model: str, thinking: bool, prompt_t
     switch = body.get("thinking")
     if model in ALWAYS_REASONING_MODELS:
         if isinstance(switch, dict) and switch.get("type") == "disabled":
-            raise ApiError(400, f"invalid thinking: {model} always reasons")  # [V] k2.7-code
+            raise ApiError(400, THINKING_ONLY_MESSAGE)  # [V] recorded for k2.7-code
     if switch is not None and body.get("reasoning_effort") is not None:
         # A 400 on K2.5/K2.6 [S] (HKUDS/nanobot #3939); K3 reads only the effort
         # (WIRE.md §8.2). The wording is the emulator's.

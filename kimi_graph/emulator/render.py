@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from kimi_graph.emulator import recorded_wire
 from kimi_graph.emulator.brain import ToolCall, Turn, message_text
 from kimi_graph.emulator.dialects import Dialect
 
@@ -124,8 +125,8 @@ def finalize(
         thinking: Whether thinking is on.
         extra_prompt_tokens: Prompt tokens the server added (``$web_search`` results).
         cached_tokens: Prompt tokens served from the prefix cache (Moonshot).
-        legacy_usage: Report cached tokens top-level (older Moonshot models) instead of
-            in ``prompt_tokens_details``.
+        legacy_usage: Report cached tokens only top-level (older Moonshot models), not
+            also in ``prompt_tokens_details`` (see ``recorded_wire.usage_fields``).
 
     Returns:
         The output to render.
@@ -157,12 +158,14 @@ def finalize(
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
-    if dialect.name == "moonshot" and legacy_usage:
-        usage["cached_tokens"] = cached_tokens
-    elif dialect.name == "moonshot":
-        usage["prompt_tokens_details"] = {"cached_tokens": cached_tokens}
-    if dialect.name == "openrouter" or (dialect.name == "moonshot" and not legacy_usage):
-        # Moonshot reports it on K2.5-K3 (WIRE.md §8.3); vLLM/SGLang do not.
+    if dialect.name == "moonshot":
+        thought = count_tokens(reasoning) if thinking else None
+        usage.update(
+            recorded_wire.usage_fields(
+                cached_tokens=cached_tokens, legacy=legacy_usage, reasoning_tokens=thought
+            )
+        )
+    if dialect.name == "openrouter":
         usage["completion_tokens_details"] = {"reasoning_tokens": count_tokens(reasoning)}
     show = not dialect.excludes_reasoning(body)
     return Output(reasoning, content, calls, finish, usage, thinking, show)
@@ -253,7 +256,8 @@ def _split_even(text: str, parts: int) -> list[str]:
 def stream_deltas(out: Output, dialect: Dialect, chunk_words: int) -> list[dict[str, Any]]:
     """The ``delta`` objects of a streamed answer, reasoning strictly before content.
 
-    The first delta carries ``role: "assistant"``.
+    The first delta carries ``role: "assistant"`` (on Moonshot alone, with empty
+    content, and an empty reasoning delta ends the reasoning: ``recorded_wire``).
 
     Args:
         out: The finalized output.
@@ -271,6 +275,8 @@ def stream_deltas(out: Output, dialect: Dialect, chunk_words: int) -> list[dict[
         if out.thinking and out.show_reasoning:
             for piece in split_words(out.reasoning, chunk_words):
                 deltas.append(dialect.reasoning_fields(piece))
+        if dialect.name == "moonshot":
+            deltas = recorded_wire.opening_deltas(deltas)
         for piece in split_words(out.content, chunk_words):
             deltas.append({"content": piece})
         for i, call in enumerate(out.tool_calls):
@@ -324,6 +330,9 @@ def stream_chunks(
         # Moonshot reports usage on the final choice of every stream.
         last["choices"][0]["usage"] = out.usage
     chunks.append(last)
+    mark = recorded_wire.fingerprint(model) if dialect.name == "moonshot" else None
+    for item in chunks if mark else ():
+        item["system_fingerprint"] = mark
     options = body.get("stream_options")
     if isinstance(options, dict) and options.get("include_usage"):
         chunks.append(chunk(out, model, None))

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kimi_graph.emulator import platform
+from kimi_graph.emulator import catalogue, platform, recorded_wire
 from kimi_graph.emulator.brain import decide, last_user_index, message_text
 from kimi_graph.emulator.config import DIALECTS, EmulatorConfig, RequestRecord
 from kimi_graph.emulator.dialects import DIALECT_BY_NAME, Dialect
@@ -103,6 +103,14 @@ def current_chain(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [m for m in messages[start:] if m.get("role") == "assistant"]
 
 
+def _dialect(cfg: EmulatorConfig, name: str) -> Dialect:
+    """The dialect served under ``name`` (Moonshot's as hosted today in catalogue mode)."""
+    dialect = DIALECT_BY_NAME[name]
+    if cfg.hosted_catalogue and name == "moonshot":
+        return catalogue.hosted_dialect(dialect)
+    return dialect
+
+
 async def _pause(seconds: float) -> None:
     if seconds > 0:
         await asyncio.sleep(seconds)
@@ -153,7 +161,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             text=json.dumps({"error": {"message": f"unknown dialect {name!r}; one of {DIALECTS}"}}),
             content_type="application/json",
         )
-    dialect = DIALECT_BY_NAME[name]
+    dialect = _dialect(cfg, name)
     record = RequestRecord(dialect=name, path=request.path, body={}, started=time.monotonic())
     state.add(record)
     if cfg.max_in_flight and state.in_flight >= cfg.max_in_flight:
@@ -204,6 +212,8 @@ async def _answer(
             raise err
         await _pause(cfg.latency + d.latency + state.faults.hang_for(d, key))
         turn = decide(body, record.thinking, d)
+        if name == "moonshot":
+            turn = recorded_wire.turn_ids(turn)
         out = finalize(turn, body, dialect, record.thinking, **platform_usage)
         if record.stream:
             chunks = stream_chunks(out, dialect, model, body, cfg.chunk_words)
@@ -226,6 +236,8 @@ def _platform_usage(
     state: State, body: dict[str, Any], model: str, thinking: bool
 ) -> dict[str, Any]:
     """Check Moonshot's platform rules; return the usage facts ``finalize`` reports."""
+    if state.config.hosted_catalogue:
+        catalogue.check_request(body, model)
     segments = prompt_segments(body)
     extra = platform.search_tokens(body["messages"])
     platform.validate_platform(body, model, thinking, sum(t for _, t in segments) + extra)
@@ -246,7 +258,9 @@ async def list_models(request: web.Request) -> web.Response:
     name = request.match_info.get("dialect", state.config.default_dialect)
     if name not in DIALECT_BY_NAME:
         raise web.HTTPNotFound()
-    dialect = DIALECT_BY_NAME[name]
+    dialect = _dialect(state.config, name)
+    if state.config.hosted_catalogue and name == "moonshot":
+        return web.json_response(catalogue.model_list(dialect.owner))
     data = [
         {"id": m, "object": "model", "created": 1767225600, "owned_by": dialect.owner}
         for m in dialect.models

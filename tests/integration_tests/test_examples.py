@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from kimi_graph.emulator import Emulator, EmulatorConfig
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 ENDPOINT_VARS = ("KIMI_BASE_URL", "MOONSHOT_API_KEY", "KIMI_API_KEY", "KIMI_BACKEND")
+TASK_LINE = re.compile(r"^task = .*$", re.MULTILINE)
 
 #: What each example prints when it works.
 EXPECTED = {
@@ -150,6 +152,56 @@ def test_notebook_runs_top_to_bottom(
         assert {r.dialect for r in served} == {"vllm", "sglang", "llamacpp"}
     else:
         assert {r.dialect for r in served} == {"moonshot"}
+
+
+#: Other plans a real model may make (a notebook's task line swapped for another): the
+#: notebook's own checks must hold for them too, not only for the emulator's plan.
+OTHER_PLANS = [
+    ("swarm_progress.ipynb", "What is the capital of Norway? Answer in one word."),
+    (
+        "swarm_progress.ipynb",
+        "Compare three capitals:\n"
+        + "\n".join(f'- get_population for "{c}"' for c in ("Oslo", "Lima", "Rome")),
+    ),
+    ("worker_pool.ipynb", "Summarise each region's sales:\n- region 1"),
+    (
+        "worker_pool.ipynb",
+        "Summarise each region's sales:\n" + "\n".join(f"- region {i}" for i in range(1, 6)),
+    ),
+]
+
+
+def _run_notebook(notebook: nbformat.NotebookNode) -> str:
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
+    errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, errors
+    return "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.get("output_type") == "stream"
+    )
+
+
+@pytest.mark.parametrize(("name", "task"), OTHER_PLANS)
+def test_notebook_checks_hold_for_other_plans(
+    name: str, task: str, notebook_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ENDPOINT_VARS:
+        monkeypatch.delenv(var, raising=False)
+    for var, value in notebook_env(name, notebook_emulator).items():
+        monkeypatch.setenv(var, value)
+    notebook = nbformat.read(EXAMPLES / name, as_version=4)
+    cells = [c for c in notebook.cells if c.cell_type == "code" and TASK_LINE.search(c.source)]
+    assert len(cells) == 1, f"{name}: one cell should set `task`"
+    cells[0].source = TASK_LINE.sub(lambda _: f"task = {task!r}", cells[0].source, count=1)
+    mark = len(notebook_emulator.requests)
+    _run_notebook(notebook)
+    # The swapped task is what the orchestrator was asked (and the checks above held).
+    assert task in [r.last_user for r in notebook_emulator.requests[mark:]]
 
 
 def test_demo_runs_all_four_modes_offline() -> None:

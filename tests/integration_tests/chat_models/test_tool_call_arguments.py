@@ -34,14 +34,21 @@ async def _run(graph, inputs: dict, run: str) -> dict:
     if run == "ainvoke":
         return await graph.ainvoke(inputs)
     final: dict = {}
+    streamed: list = []
     if run == "stream":
         for mode, part in graph.stream(inputs, stream_mode=["messages", "values"]):
             if mode == "values":
                 final = part
+            else:
+                streamed.append(part[0])
     else:
         async for mode, part in graph.astream(inputs, stream_mode=["messages", "values"]):
             if mode == "values":
                 final = part
+            else:
+                streamed.append(part[0])
+    # The raw-argument verdict travels out of sight: no chunk carries an internal key.
+    assert streamed and not [m for m in streamed if "kimi_raw_tool_args" in m.additional_kwargs]
     return final
 
 

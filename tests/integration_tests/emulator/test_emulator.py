@@ -489,18 +489,16 @@ def test_then_groups_consumed_per_turn(emulator: Emulator) -> None:
     body = {"tools": [SEARCH, WEATHER], **switch("moonshot", True)}
     r1 = ok(emulator, "moonshot", {"messages": msgs, **body})["choices"][0]
     assert r1["finish_reason"] == "tool_calls"
-    assert [c["id"] for c in r1["message"]["tool_calls"]] == ["functions.web_search:0"]
-    msgs = [*msgs, r1["message"], tool_result("functions.web_search:0", "found it")]
+    # Moonshot's ids are NAME_IDX, as its recorded responses show (WIRE.md §8.3).
+    assert [c["id"] for c in r1["message"]["tool_calls"]] == ["web_search_0"]
+    msgs = [*msgs, r1["message"], tool_result("web_search_0", "found it")]
     r2 = ok(emulator, "moonshot", {"messages": msgs, **body})["choices"][0]["message"]
-    assert [c["id"] for c in r2["tool_calls"]] == [
-        "functions.get_weather:1",
-        "functions.get_weather:2",
-    ]
+    assert [c["id"] for c in r2["tool_calls"]] == ["get_weather_1", "get_weather_2"]
     msgs = [
         *msgs,
         r2,
-        tool_result("functions.get_weather:1", "sunny"),
-        tool_result("functions.get_weather:2", "rain"),
+        tool_result("get_weather_1", "sunny"),
+        tool_result("get_weather_2", "rain"),
     ]
     r3 = ok(emulator, "moonshot", {"messages": msgs, **body})["choices"][0]
     assert r3["finish_reason"] == "stop"
@@ -667,9 +665,14 @@ def test_streamed_tool_calls(emulator: Emulator, dialect: str) -> None:
     ds = deltas(chunks)
     tc = [d["tool_calls"][0] for d in ds if "tool_calls" in d]
     heads = [t for t in tc if "id" in t]
+    ids = (
+        ["web_search_0", "get_weather_1"]  # Moonshot's recorded form (WIRE.md §8.3)
+        if dialect == "moonshot"
+        else ["functions.web_search:0", "functions.get_weather:1"]
+    )
     assert [(h["index"], h["id"], h["type"], h["function"]["name"]) for h in heads] == [
-        (0, "functions.web_search:0", "function", "web_search"),
-        (1, "functions.get_weather:1", "function", "get_weather"),
+        (0, ids[0], "function", "web_search"),
+        (1, ids[1], "function", "get_weather"),
     ]
     for i, expected in enumerate([{"query": "streaming tool calls"}, {"city": "Lima"}]):
         pieces = [
@@ -867,19 +870,22 @@ def test_usage(emulator: Emulator) -> None:
     assert all(
         "usage" not in c for c in stream(emulator, "sglang", {"messages": user("count my tokens")})
     )
-    usage = ok(emulator, "moonshot", {"messages": user("count my tokens")})["usage"]
+    usage = ok(emulator, "moonshot", {"messages": user(f"count my tokens {tag()}")})["usage"]
+    # As recorded (WIRE.md §8.3): reasoning tokens reported; no cache fields without a hit.
     assert set(usage) == {
         "prompt_tokens",
         "completion_tokens",
         "total_tokens",
-        "prompt_tokens_details",
-        "completion_tokens_details",  # reasoning_tokens, as Moonshot reports (WIRE.md §8.3)
+        "completion_tokens_details",
     }
     assert usage["completion_tokens_details"]["reasoning_tokens"] > 0
     off = ok(
-        emulator, "moonshot", {"messages": user("count my tokens"), **switch("moonshot", False)}
+        emulator,
+        "moonshot",
+        {"messages": user(f"count my tokens {tag()}"), **switch("moonshot", False)},
     )["usage"]
     assert off["completion_tokens"] < usage["completion_tokens"]
+    assert "completion_tokens_details" not in off
 
 
 # --------------------------------------------------------------------------- faults
