@@ -45,6 +45,7 @@ __all__ = [
     "STATUS_NAMESPACE",
     "STOPPED",
     "CommandFeed",
+    "SlotHold",
     "ControlCommand",
     "SubagentControl",
     "open_control",
@@ -646,3 +647,36 @@ async def acancel_remote_runs(graph: Any, config: Any) -> int:
                 await client.runs.cancel(thread_id, run["run_id"])
                 cancelled += 1
     return cancelled
+
+
+class SlotHold:
+    """The concurrency slots of a sync branch, given back once, by whoever comes first.
+
+    The nested run gives them back when it ends; an abort gives them back at once,
+    while the abandoned run finishes its current step (so an aborted sub-agent's
+    queued siblings need not wait for it). A slot taken after that is given back
+    at once.
+    """
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self._lock = threading.Lock()
+        self._released = False
+
+    def take(self, slot: contextlib.AbstractContextManager[Any]) -> bool:
+        """Take `slot` (may block in the queue); False if the hold was released meanwhile."""
+        slot.__enter__()
+        with self._lock:
+            if not self._released:
+                self._stack.push(slot)
+                return True
+        slot.__exit__(None, None, None)
+        return False
+
+    def release(self) -> None:
+        """Give every slot back (once)."""
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+        self._stack.close()

@@ -51,6 +51,7 @@ from kimi_graph.modes.agent import (
 )
 from kimi_graph.modes.swarm import _prompts as prompts
 from kimi_graph.modes.swarm._commands import (
+    SlotHold,
     SubagentControl,
     acancel_remote_runs,
     cancel_remote_runs,
@@ -250,7 +251,7 @@ class SubagentBranch:
         failure: list[BaseException] = []
         # The slots are taken before the clock starts (the time-out is for the run,
         # not the queue) and given back when the nested run really ends.
-        slots = contextlib.ExitStack()
+        slots = SlotHold()  # an abort gives them back at once (see SlotHold)
         clock = [time.perf_counter()]
 
         def consume() -> None:
@@ -267,11 +268,13 @@ class SubagentBranch:
             except BaseException as err:  # sorted out in the branch's own thread
                 failure.append(err)
             finally:
-                slots.close()
+                slots.release()
 
         def queue_and_run() -> None:
-            slots.enter_context(self.groups.hold(task["group"], settings.max_concurrency))
-            slots.enter_context(worker.slot())
+            if not slots.take(self.groups.hold(task["group"], settings.max_concurrency)):
+                return  # aborted while queued
+            if not slots.take(worker.slot()):
+                return
             clock[0] = time.perf_counter()
             if not _within_thread(consume, settings.subagent_timeout):
                 outcome.time_out(settings.subagent_timeout)
@@ -280,6 +283,7 @@ class SubagentBranch:
             queue_and_run()
         elif not control.run_thread(queue_and_run):
             outcome.abandoned = True  # aborted: the branch returns now (see SubagentControl)
+            slots.release()
             if isinstance(worker.graph, RemoteGraph):
                 cancel_remote_runs(worker.graph, config)
         started = clock[0]

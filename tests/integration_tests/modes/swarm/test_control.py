@@ -483,3 +483,37 @@ def test_a_steer_sent_while_paused_on_an_interrupt_arrives_after_resume(
     assert record["status"] == "ok"
     assert record["output"] == f"steered-{nonce}"
     assert len([r for r in emulator.requests if r.last_user == steer]) == 1
+
+
+@HOW
+def test_an_abort_frees_the_concurrency_slot_at_once(kimi, emulator, how) -> None:
+    nonce = uuid.uuid4().hex[:8]
+    prompt = assign("a", f"[[latency 8]] QA-{nonce} [[answer never]]") + assign(
+        "b", f"[[latency 8]] QB-{nonce} [[answer never]]"
+    )
+    store = InMemoryStore()
+    control = SwarmControl(store)
+    run = BackgroundRun(_swarm(kimi, store, max_concurrency=1), prompt, how).start()
+    by_role = wait_for(
+        control,
+        run.thread_id,
+        lambda by: sorted(s["status"] for s in by.values()) == ["queued", "running"],
+        run=run,
+    )
+    first = next(s for s in by_role.values() if s["status"] == "running")
+    second = next(s for s in by_role.values() if s["status"] == "queued")
+    marker = {"a": f"QA-{nonce}", "b": f"QB-{nonce}"}
+    deadline = time.monotonic() + 10
+    while not _requests_with(emulator, marker[first["role"]]):  # its call is in flight
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    sent = time.monotonic()
+    control.abort(run.thread_id, first["id"])
+    while not _requests_with(emulator, marker[second["role"]]):  # the freed slot is taken
+        assert time.monotonic() - sent < 2, "the queued sub-agent waited for the abandoned call"
+        time.sleep(0.02)
+    control.abort(run.thread_id, second["id"])
+    records = run.records()
+
+    assert records["a"]["status"] == records["b"]["status"] == "aborted"
+    assert (run.ended_at or 0) - sent < 4  # not after the abandoned 8 s calls
