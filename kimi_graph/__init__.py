@@ -22,11 +22,13 @@ if TYPE_CHECKING:
         create_swarm_graph,
         create_thinking_graph,
     )
+    from kimi_graph.modes.swarm import SwarmControl
 
 __all__ = [
     "ChatKimi",
     "KimiContext",
     "Mode",
+    "SwarmControl",
     "__version__",
     "create_agent_graph",
     "create_graph",
@@ -39,6 +41,7 @@ _HOMES = {
     "ChatKimi": "kimi_graph.chat_models",
     "KimiContext": "kimi_graph.context",
     "Mode": "kimi_graph.modes",
+    "SwarmControl": "kimi_graph.modes.swarm",
     "create_agent_graph": "kimi_graph.modes",
     "create_graph": "kimi_graph.modes",
     "create_instant_graph": "kimi_graph.modes",

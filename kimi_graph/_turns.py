@@ -8,15 +8,21 @@ from typing import Any
 
 from langchain_core.messages.ai import UsageMetadata, add_usage
 
+from kimi_graph.modes._control_hook import is_control_message
+
 __all__ = ["after_last_user", "sum_usage", "total_usage"]
 
 _AI_TYPES = frozenset({"ai", "AIMessageChunk"})
 
 
 def after_last_user(messages: Sequence[Any]) -> list[Any]:
-    """The messages after the latest user message (all of them if there is none)."""
+    """The messages after the latest user message (all of them if there is none).
+
+    User messages that a swarm's control plane added (a steer, a wrap-up request) do
+    not start a turn: the sub-agent's turn goes on through them.
+    """
     for i in range(len(messages) - 1, -1, -1):
-        if getattr(messages[i], "type", None) == "human":
+        if getattr(messages[i], "type", None) == "human" and not is_control_message(messages[i]):
             return list(messages[i + 1 :])
     return list(messages)
 

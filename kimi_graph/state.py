@@ -54,11 +54,12 @@ class SubagentResult(TypedDict):
     """The orchestrator's tool-call id that launched the sub-agent."""
     role: str
     task: str
-    status: Literal["ok", "error"]
+    status: Literal["ok", "error", "cancelled", "aborted"]
+    """`cancelled`/`aborted`: ended by a `SwarmControl` command (its output is partial)."""
     output: str
-    """The sub-agent's final answer ("" when it failed)."""
+    """The sub-agent's final answer ("" when it failed; a cancelled one's summary)."""
     error: str | None
-    """Why it failed, or None."""
+    """Why it failed or was cancelled/aborted, or None."""
     steps: int
     """Model calls the sub-agent made."""
     tool_calls: int

@@ -91,12 +91,14 @@ def stream_graph(
 
 
 def build_graph(
-    mode: str, model: Any, tools: list[Any] | None, *, checkpointer: Any = None
+    mode: str, model: Any, tools: list[Any] | None, *, checkpointer: Any = None, store: Any = None
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build the graph of `mode`; agent and swarm get `tools`."""
     from kimi_graph.modes import create_graph
 
     options: dict[str, Any] = {} if checkpointer is None else {"checkpointer": checkpointer}
+    if store is not None:
+        options["store"] = store
     return create_graph(
         mode, model=model, tools=tools if mode in ("agent", "swarm") else None, **options
     )
@@ -141,25 +143,50 @@ def _run_once(args: argparse.Namespace, task: str, saver: Any, thread: str | Non
             from kimi_graph.tools import default_tools
 
             tools = default_tools()
-        graph = build_graph(mode, model, tools, checkpointer=saver)
+        keys = _live_keys(args, mode)  # a swarm in a terminal: keys to steer it
+        store = None
+        if keys:
+            from langgraph.store.memory import InMemoryStore
+
+            from kimi_graph.cli._checkpoint import new_thread_id
+
+            store = InMemoryStore()
+            thread = thread or new_thread_id()
+            config = config or {}
+            config.setdefault("configurable", {})["thread_id"] = thread
+        graph = build_graph(mode, model, tools, checkpointer=saver, store=store)
         from kimi_graph.cli._checkpoint import run_input, shown
 
         resume = False
-        if config is not None:
+        if config is not None and saver is not None:
             state = graph.get_state(config)  # type: ignore[arg-type]
             resume = run_input(state, task, thread or "", shown(args.checkpoint)) is None
         renderer = _renderer(args, thread)
-        if thread is not None and not args.json:
+        if thread is not None and saver is not None and not args.json:
             verb = "resuming" if resume else "thread"
             renderer.note(
                 f"{verb} {thread} in {shown(args.checkpoint)} ({mode} mode); to resume after a "
                 f"crash, run the same command without the task and with --thread {thread}"
             )
-        stream_graph(graph, task, renderer, config=config, resume=resume)
+        from kimi_graph.cli._render import StreamRenderer
+
+        if store is not None and isinstance(renderer, StreamRenderer):
+            from kimi_graph.cli._swarm_keys import SwarmKeys
+            from kimi_graph.modes.swarm import SwarmControl
+
+            with SwarmKeys(renderer, SwarmControl(store), thread or ""):
+                stream_graph(graph, task, renderer, config=config, resume=resume)
+        else:
+            stream_graph(graph, task, renderer, config=config, resume=resume)
     finally:
         if emu is not None:
             emu.stop()
     return 0
+
+
+def _live_keys(args: argparse.Namespace, mode: str) -> bool:
+    """A swarm run in a terminal (not `--json`) gets the live view's keys."""
+    return mode == "swarm" and not args.json and sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def _thread_config(args: argparse.Namespace, saver: Any, thread: str) -> tuple[str, dict[str, Any]]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from typing import Any, TextIO
 
@@ -122,6 +123,9 @@ class StreamRenderer:
         self._bar_shown = False
         self.subagents_done = 0
         self.subagents_failed = 0
+        self.lock = threading.RLock()
+        self.key_lines: list[str] = []
+        """Extra lines of the live block: the keys of `_swarm_keys`, its prompt and news."""
 
     # ------------------------------------------------------------------ output
 
@@ -198,6 +202,10 @@ class StreamRenderer:
 
     def handle(self, event: Any) -> None:
         """Render one event of `stream_mode=[...]` with `subgraphs=True` (or without)."""
+        with self.lock:  # the live view's keys (`_swarm_keys`) draw from their own thread
+            self._handle(event)
+
+    def _handle(self, event: Any) -> None:
         if isinstance(event, tuple) and len(event) == 3:
             namespace, mode, data = event
         elif isinstance(event, tuple) and len(event) == 2:
@@ -353,6 +361,9 @@ class StreamRenderer:
         if not isinstance(data, dict):
             self.note(f"[custom] {clip(data, 160)}")
             return
+        if data.get("type") == "control":  # a malformed command was ignored
+            self.note(f"[control] ignored {data.get('key')}: {clip(data.get('reason'), 120)}")
+            return
         if data.get("type") != "subagent":
             self.note(f"[custom] {clip(json.dumps(data, default=str), 160)}")
             return
@@ -363,18 +374,22 @@ class StreamRenderer:
             self._total = max(self._total, self._done + self._running)
             self._redraw()
             return
-        if event not in ("finish", "error"):
+        if event == "steered":
+            self._redraw()
+            return
+        if event not in ("finish", "error", "cancelled", "aborted"):
             return
         self._running = max(0, self._running - 1)
         self._done += 1
         self.subagents_done += 1
-        if line.failed:
+        if line.failed and event in ("finish", "error"):  # cancelled/aborted: partial
             self._failed += 1
             self.subagents_failed += 1
         if self.tty:
             self._redraw()  # the sub-agent's live line says it finished
             return
-        word = "FAIL" if line.failed else "ok"
+        word = event.upper() if event in ("cancelled", "aborted") else None
+        word = word or ("FAIL" if line.failed else "ok")
         prefix = f"  {self._bar_text()}  "
         text = printable(fit(f"{prefix}{word} {clip(line.role, 40)}{line.detail}", self.width))
         self._end_line()
@@ -394,7 +409,17 @@ class StreamRenderer:
         return text
 
     def _block_lines(self) -> list[str]:
-        return [fit(self._bar_text(), self.width), *self.board.live_lines(self.width)]
+        marked = bool(self.key_lines)
+        return [
+            fit(self._bar_text(), self.width),
+            *self.board.live_lines(self.width, marked=marked),
+            *(fit(text, self.width) for text in self.key_lines),
+        ]
+
+    def redraw(self) -> None:
+        """Draw the live block again (from another thread: the live view's keys)."""
+        with self.lock:
+            self._redraw()
 
     def _redraw(self) -> None:
         self._hide_bar()
@@ -419,7 +444,9 @@ class StreamRenderer:
         if not self._total:
             return
         self._hide_bar()
+        keys, self.key_lines = self.key_lines, []
         lines = self._block_lines() if self.tty else [fit(self._bar_text(), self.width)]
+        self.key_lines = keys
         self._total = 0
         self._end_line()
         for text in lines:

@@ -4,7 +4,8 @@
 events (`stream_mode="custom"`, `type: "subagent"`) and from the events of its nested
 graph, which arrive under the namespace `subagent:<task id>` with `subgraphs=True`:
 its model steps, its current tool call and its state (queued, thinking, writing,
-calling, ok, FAIL).
+calling, ok, FAIL, and under `SwarmControl`: steered, cancelled, aborted). One line
+may be selected (`selected`), for the live view's keys (`_swarm_keys`).
 """
 
 from __future__ import annotations
@@ -42,13 +43,22 @@ class SubagentLine:
     result: str | None = None
     failed: bool = False
     tools_seen: list[str] = field(default_factory=list)
+    control_id: str = ""
+    """The id `SwarmControl` takes (`r<round>/<call id>`), from the progress events."""
 
-    def text(self, role_width: int) -> str:
+    @property
+    def ended(self) -> bool:
+        """The sub-agent finished (ok, failed, cancelled or aborted)."""
+        return self.state in ENDED
+
+    def text(self, role_width: int, *, selected: bool = False) -> str:
         """The live line: state, role, step, then the current tool call or the outcome."""
-        state = {"ok": "ok  ", "FAIL": "FAIL"}.get(self.state, "..  ")
+        state = {"ok": "ok  ", "FAIL": "FAIL", "cancelled": "CNCL", "aborted": "ABRT"}.get(
+            self.state, "..  "
+        )
         role = _flat(self.role or "sub-agent").ljust(role_width)
-        head = f"  {state} {role}  step {self.step}"
-        if self.state in ("ok", "FAIL"):
+        head = f"{'>' if selected else ' '} {state} {role}  step {self.step}"
+        if self.ended:
             return f"{head}  {self.state}{self.detail}"
         tail = f"  {self.state}"
         if self.tool:
@@ -61,6 +71,7 @@ class SwarmBoard:
 
     def __init__(self) -> None:
         self.lines: list[SubagentLine] = []
+        self.selected = 0
         self._by_id: dict[str, SubagentLine] = {}
         self._by_ns: dict[str, SubagentLine] = {}
 
@@ -94,8 +105,18 @@ class SwarmBoard:
         """Apply a progress event (`start`, `finish`, `error`)."""
         line = self._line(data.get("id"), data.get("namespace"), data.get("role"))
         event = data.get("event")
+        if data.get("subagent_id"):
+            line.control_id = str(data["subagent_id"])
         if event == "start":
             line.state = "started"
+        elif event == "steered":
+            line.state = "steered"
+        elif event in ("cancelled", "aborted"):
+            line.state, line.tool = str(event), ""
+            line.failed = True
+            if isinstance(data.get("steps"), int):
+                line.step = data["steps"]
+            line.detail = f": {_flat(data.get('error') or event)}"
         elif event in ("finish", "error"):
             line.failed = event == "error" or data.get("status") == "error"
             line.state = "FAIL" if line.failed else "ok"
@@ -112,7 +133,7 @@ class SwarmBoard:
             The sub-agent's line when its step, tool or state changed, else None.
         """
         line = self._by_ns.get(namespace[0]) if namespace else None
-        if line is None or line.state in ("ok", "FAIL"):
+        if line is None or line.ended:
             return None
         before = (line.state, line.step, line.tool)
         if mode == "messages" and isinstance(data, tuple) and data:
@@ -158,10 +179,27 @@ class SwarmBoard:
         """Column width of the role, the same for every line of the round."""
         return min(16, max((len(_flat(x.role)) for x in self.lines), default=0))
 
-    def live_lines(self, width: int | None) -> list[str]:
-        """One line per sub-agent, each clipped to `width`."""
+    def live_lines(self, width: int | None, *, marked: bool = False) -> list[str]:
+        """One line per sub-agent, each clipped to `width` (`marked`: `>` at the selected)."""
         rw = self.role_width()
-        return [fit(line.text(rw), width) for line in self.lines]
+        return [
+            fit(line.text(rw, selected=marked and i == self.selected), width)
+            for i, line in enumerate(self.lines)
+        ]
+
+    def select(self, step: int) -> SubagentLine | None:
+        """Move the selection by `step` lines; the selected line (None: no line)."""
+        if not self.lines:
+            return None
+        self.selected = (self.selected + step) % len(self.lines)
+        return self.lines[self.selected]
+
+    def current(self) -> SubagentLine | None:
+        """The selected line."""
+        if not self.lines:
+            return None
+        self.selected = min(self.selected, len(self.lines) - 1)
+        return self.lines[self.selected]
 
     def result_lines(self, width: int | None, chars: int = 120) -> list[tuple[str, bool]]:
         """`<- [role] result: ...` per sub-agent that returned, in plan order."""
@@ -169,12 +207,16 @@ class SwarmBoard:
         for line in self.lines:
             if line.result is None:
                 continue
-            label = "failed" if line.failed else "result"
+            label = line.state if line.state in ("cancelled", "aborted") else None
+            label = label or ("failed" if line.failed else "result")
             text = f"   <- [{_flat(line.role)}] {label}: {_flat(line.result)}"
             out.append(
                 (fit(fit(text, len(text) - len(_flat(line.result)) + chars), width), line.failed)
             )
         return out
+
+
+ENDED = frozenset({"ok", "FAIL", "cancelled", "aborted"})
 
 
 def _call(call: dict[str, Any]) -> str:

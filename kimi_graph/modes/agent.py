@@ -17,7 +17,7 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
@@ -30,6 +30,7 @@ from langgraph.types import Checkpointer, Command
 from kimi_graph._thread_guard import guard_threads
 from kimi_graph._turns import after_last_user
 from kimi_graph.context import KimiContext, current_context
+from kimi_graph.modes import _control_hook as control
 from kimi_graph.modes._model import ModelLike, ModelSource, call_kwargs, with_system
 from kimi_graph.modes._node import dual_node
 from kimi_graph.modes._tool_cap import DEFAULT_MAX_CALLS_PER_TURN, split_calls
@@ -118,6 +119,8 @@ def _timeout_message(request: ToolCallRequest, timeout: float) -> ToolMessage:
 
 
 ToolResult = ToolMessage | Command[Any]
+Steering = tuple[list[HumanMessage], str | None]
+"""A controlled sub-agent's added messages and cancel reason for one model call."""
 
 
 class ToolTimeout:
@@ -167,12 +170,20 @@ class ToolTimeout:
             return _timeout_message(request, self.timeout)
 
 
-def route_after_model(state: ConversationState) -> Literal["tools", "__end__"]:
-    """Go to the tools while the model's last message calls one."""
+def route_after_model(state: ConversationState) -> Literal["tools", "agent", "__end__"]:
+    """Go to the tools while the model's last message calls one.
+
+    A swarm's sub-agent steered during what would have been its final call gets one
+    more call (`agent`), which reads the steer.
+    """
     last = state["messages"][-1]
     if isinstance(last, AIMessage) and (last.tool_calls or last.invalid_tool_calls):
         return "tools"
-    return "__end__"  # langgraph.graph.END, spelled out for the Literal
+    return "agent" if control.steer_waiting(state["messages"]) else "__end__"
+
+
+def _route_without_tools(state: ConversationState) -> Literal["agent", "__end__"]:
+    return "agent" if control.steer_waiting(state["messages"]) else "__end__"
 
 
 class AgentNodes:
@@ -213,6 +224,7 @@ class AgentNodes:
             return llm.bind_tools(tool_list, **extra) if tool_list else llm
 
         self.source = ModelSource(model, prepare)
+        self.bare = ModelSource(model)  # a cancelled sub-agent's last call: no tools
         self.thinking = thinking
         self.system_prompt = system_prompt
         self.max_steps = max_steps
@@ -231,24 +243,35 @@ class AgentNodes:
 
     def _request(
         self, state: AgentLoopState
-    ) -> tuple[Any, list[AnyMessage], dict[str, Any], AIMessage | None, KimiContext]:
+    ) -> tuple[Any, list[AnyMessage], dict[str, Any], AIMessage | None, KimiContext, Steering]:
         context = current_context()
-        messages = state["messages"]
+        steering = control.steer_step(state["messages"])  # a controlled swarm's steer/cancel
+        added, wrap_up = steering
+        messages = [*state["messages"], *added]
         max_steps = context.max_steps or self.max_steps
-        if model_steps(messages) >= max_steps:
-            return None, messages, {}, step_limit_message(max_steps, messages), context
+        if wrap_up is None and model_steps(messages) >= max_steps:
+            stop = step_limit_message(max_steps, messages)
+            return None, messages, {}, stop, context, steering
         if self.context_strategy is not None:
             messages = self.context_strategy(messages)
-        llm = self.source.get(context)
+        llm = (self.source if wrap_up is None else self.bare).get(context)
         thinking = context.thinking if context.thinking is not None else self.thinking
         prompt = context.system_prompt or self.system_prompt
         kwargs = call_kwargs(llm, thinking, context.reasoning_effort)
-        return llm, with_system(messages, prompt), kwargs, None, context
+        return llm, with_system(messages, prompt), kwargs, None, context, steering
 
     def _finish(
-        self, state: AgentLoopState, response: AIMessage, context: KimiContext
-    ) -> dict[str, list[AIMessage]]:
-        messages = state["messages"]
+        self,
+        state: AgentLoopState,
+        response: AIMessage,
+        context: KimiContext,
+        steering: Steering = ([], None),
+    ) -> dict[str, list[AnyMessage]]:
+        added, wrap_up = steering
+        messages = [*state["messages"], *added]
+        control.report_steps(model_steps(messages) + 1)
+        if wrap_up is not None:
+            return {"messages": [*added, control.wrapped_up(response, wrap_up)]}
         calls = len(response.tool_calls) + len(response.invalid_tool_calls)
         budget = (
             context.max_tool_calls if context.max_tool_calls is not None else self.max_tool_calls
@@ -259,24 +282,28 @@ class AgentNodes:
         # graph's recursion limit): end cleanly instead of raising.
         elif response.tool_calls and state.get("remaining_steps", 1000) < 2:
             response = step_limit_message(model_steps(messages) + 1, messages)
-        return {"messages": [response]}
+        return {"messages": [*added, response]}
 
     def call_model(self, state: AgentLoopState, config: RunnableConfig) -> dict[str, Any]:
         """The model node (sync)."""
-        llm, messages, kwargs, stop, context = self._request(state)
-        return self._finish(state, stop or llm.invoke(messages, config, **kwargs), context)
+        llm, messages, kwargs, stop, context, steering = self._request(state)
+        response = stop or llm.invoke(messages, config, **kwargs)
+        return self._finish(state, response, context, steering)
 
     async def acall_model(self, state: AgentLoopState, config: RunnableConfig) -> dict[str, Any]:
         """The model node (async)."""
-        llm, messages, kwargs, stop, context = self._request(state)
+        llm, messages, kwargs, stop, context, steering = self._request(state)
         response = stop or await llm.ainvoke(messages, config, **kwargs)
-        return self._finish(state, response, context)
+        return self._finish(state, response, context, steering)
 
     def run_tools(self, state: AgentLoopState, config: RunnableConfig) -> dict[str, Any]:
         """The tool node (sync): parallel calls run concurrently on threads."""
         last = state["messages"][-1]
         if not isinstance(last, AIMessage):  # reached only after a model turn
             return {"messages": []}
+        cancelled = control.refused_tools()  # a cancelled sub-agent starts no new tool
+        if cancelled is not None:
+            return {"messages": control.cancelled_tool_messages(last, cancelled)}
         out: list[Any] = []
         run, refused = split_calls(last, self.max_calls_per_turn)
         if run.tool_calls and self.tool_node is not None:
@@ -288,6 +315,9 @@ class AgentNodes:
         last = state["messages"][-1]
         if not isinstance(last, AIMessage):  # reached only after a model turn
             return {"messages": []}
+        cancelled = control.refused_tools()  # a cancelled sub-agent starts no new tool
+        if cancelled is not None:
+            return {"messages": control.cancelled_tool_messages(last, cancelled)}
         out: list[Any] = []
         run, refused = split_calls(last, self.max_calls_per_turn)
         if run.tool_calls and self.tool_node is not None:
@@ -374,10 +404,10 @@ def create_agent_graph(
     builder.add_edge(START, "agent")
     if nodes.tool_node is not None:
         builder.add_node("tools", dual_node(nodes.run_tools, nodes.arun_tools, name="tools"))
-        builder.add_conditional_edges("agent", route_after_model, ["tools", END])
+        builder.add_conditional_edges("agent", route_after_model, ["tools", "agent", END])
         builder.add_edge("tools", "agent")
     else:
-        builder.add_edge("agent", END)
+        builder.add_conditional_edges("agent", _route_without_tools, ["agent", END])
     # one run at a time per thread (kimi_graph._thread_guard)
     graph = guard_threads(builder.compile(checkpointer=checkpointer, store=store, name=name))
     # Two supersteps per model step, plus slack for the final answer. A run whose

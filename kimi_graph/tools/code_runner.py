@@ -77,6 +77,7 @@ from langchain_core.callbacks import (
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
+from kimi_graph.modes._control_hook import on_abort
 from kimi_graph.tools._bwrap import (
     COVERED_PROC_FILES,
     SANDBOX_HOME,
@@ -363,7 +364,9 @@ class PythonRunnerTool(BaseTool):
 
     def _supervise(self, proc: subprocess.Popen[bytes]) -> RunResult:
         try:
-            return _supervise(proc, self.timeout, self.max_output_chars)
+            # an aborted swarm sub-agent kills its program at once (not at the timeout)
+            with on_abort(lambda: _kill_group(proc.pid)):
+                return _supervise(proc, self.timeout, self.max_output_chars)
         except BaseException:  # e.g. KeyboardInterrupt: never leave the child running
             _kill_group(proc.pid)
             proc.wait()

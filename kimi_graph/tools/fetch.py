@@ -40,6 +40,7 @@ from langchain_core.callbacks import (
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field
 
+from kimi_graph.modes._control_hook import on_abort
 from kimi_graph.tools._bounded_decode import (
     ACCEPT_ENCODING,
     BoundedDecoder,
@@ -96,10 +97,11 @@ class _Watchdog:
     def __init__(self, seconds: float, client: httpx.Client) -> None:
         self.fired = False
         self._client = client
-        self._timer = threading.Timer(seconds, self._fire)
+        self._timer = threading.Timer(seconds, self.fire)
         self._timer.daemon = True
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
+        """Close the client now (the deadline passed, or the sub-agent was aborted)."""
         self.fired = True
         with contextlib.suppress(Exception):
             self._client.close()
@@ -169,7 +171,8 @@ class FetchURLTool(BaseTool):
         client = httpx.Client(trust_env=False, follow_redirects=False)
         watchdog = _Watchdog(self.timeout, client)
         try:
-            with watchdog, client:
+            # the watchdog, and an aborted swarm sub-agent, close the client's sockets
+            with watchdog, client, on_abort(watchdog.fire):
                 for _hop in range(self.max_redirects + 1):
                     addresses = self._check(current, _resolve(current), url if _hop else None)
                     response = self._send(client, current, addresses, deadline)

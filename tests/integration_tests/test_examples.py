@@ -66,7 +66,12 @@ NOTEBOOKS = {
         "cancelled so far: []",
         "cancelled: ['B-7']",
     ],
-    "swarm_progress.ipynb": ["[finish] researcher", "streamed chunks per sub-agent", "run usage:"],
+    "swarm_progress.ipynb": [
+        "[finish] researcher",
+        "streamed chunks per sub-agent",
+        "run usage:",
+        "steered: ['",
+    ],
     "compose_into_app.ipynb": ["-> ['tools']", "Ada: ", "shipped on Monday", "reasoning:"],
     "worker_pool.ipynb": ["3 sub-agents on", "/sglang/v1", "/llamacpp/v1"],
 }

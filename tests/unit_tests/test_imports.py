@@ -9,6 +9,7 @@ EXPECTED_ALL = [
     "ChatKimi",
     "KimiContext",
     "Mode",
+    "SwarmControl",
     "create_agent_graph",
     "create_graph",
     "create_instant_graph",

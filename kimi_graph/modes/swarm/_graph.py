@@ -23,6 +23,7 @@ from kimi_graph.modes._node import dual_node
 from kimi_graph.modes._repair import answer_dangling_calls
 from kimi_graph.modes.agent import DEFAULT_MAX_STEPS, DEFAULT_TOOL_TIMEOUT, create_agent_graph
 from kimi_graph.modes.swarm import _prompts as prompts
+from kimi_graph.modes.swarm._commands import swarm_stopped
 from kimi_graph.modes.swarm._context import compact_for_orchestrator
 from kimi_graph.modes.swarm._plan import ASSIGN_TASK_TOOL, continues_request, plan_round
 from kimi_graph.modes.swarm._remote import remote_workers
@@ -141,6 +142,18 @@ class Orchestrator(_ModelStep):
     ) -> dict[str, Any]:
         return plan_round(state, response, settings, self.workers(current_context()))
 
+    def call(self, state: SwarmState, config: RunnableConfig) -> dict[str, Any]:
+        """The node (sync); after a `SwarmControl.stop`, no new round."""
+        if _stopped(state):
+            return {"pending": []}
+        return super().call(state, config)
+
+    async def acall(self, state: SwarmState, config: RunnableConfig) -> dict[str, Any]:
+        """The node (async); after a `SwarmControl.stop`, no new round."""
+        if _stopped(state):
+            return {"pending": []}
+        return await super().acall(state, config)
+
     def _failed(self, state: SwarmState, err: Exception) -> dict[str, Any]:
         """A later round's plan failed: keep the results so far and go to the synthesis."""
         if not (state.get("round") and continues_request(state["messages"])):
@@ -176,6 +189,13 @@ class Synthesis(_ModelStep):
     def _failed(self, state: SwarmState, err: Exception) -> dict[str, Any]:
         """Keep the results: the digest of what the sub-agents produced is the answer."""
         return finish(state, results_digest(state.get("subagent_results") or [], err))
+
+
+def _stopped(state: SwarmState) -> bool:
+    """A round of this request ended in a `stop`: go to the synthesis."""
+    return continues_request(state["messages"]) and swarm_stopped(
+        state.get("subagent_results") or []
+    )
 
 
 def dispatch(state: SwarmState) -> list[Send] | str:

@@ -4,6 +4,7 @@ __all__ = [
     "ASSIGN_TASK",
     "FAILURES_NOTE",
     "ORCHESTRATOR_PROMPT",
+    "PARTIAL_NOTE",
     "ROUNDS_NOTE",
     "SUBAGENT_PROMPT",
     "SYNTHESIS_PROMPT",
@@ -46,4 +47,9 @@ tools.{failures}"""
 
 FAILURES_NOTE = """
 These sub-agents failed; say so in your answer and work with what succeeded:
+{lines}"""
+
+PARTIAL_NOTE = """
+These sub-agents were cancelled or aborted while working; their results are partial. \
+Use what they found, and say in your answer which parts are partial and why:
 {lines}"""

@@ -49,6 +49,15 @@ from kimi_graph.modes.agent import (
     tool_calls_made,
 )
 from kimi_graph.modes.swarm import _prompts as prompts
+from kimi_graph.modes.swarm._commands import (
+    SlotHold,
+    SubagentControl,
+    acancel_remote_runs,
+    cancel_remote_runs,
+    open_control,
+    settle,
+    subagent_id,
+)
 from kimi_graph.modes.swarm._prompts import ASSIGN_TASK
 from kimi_graph.modes.swarm._remote import (
     RemoteSubagentGraph,
@@ -260,63 +269,101 @@ class SubagentBranch:
         """The branch under `graph.invoke`/`stream` (a thread of LangGraph's pool)."""
         worker, settings, inputs, config, context, namespace = self._prepare(task, config)
         writer = _writer()
+        control = open_control(task, namespace, writer, worker.label)
         _emit(writer, "start", task, worker, namespace)
         outcome = _Outcome()
         failure: list[BaseException] = []
         # The slots are taken before the clock starts (the time-out is for the run,
         # not the queue) and given back when the nested run really ends.
-        slots = contextlib.ExitStack()
-        slots.enter_context(self.groups.hold(task["group"], settings.max_concurrency))
-        slots.enter_context(worker.slot())
-        started = time.perf_counter()
+        slots = SlotHold()  # an abort gives them back at once (see SlotHold)
+        clock = [time.perf_counter()]
 
         def consume() -> None:
             try:
-                stream = worker.graph.stream(inputs, config, context=context, stream_mode="values")
-                for values in stream:
-                    if not outcome.see(values):
-                        return
+                if control is not None and not control.begin():
+                    return  # cancelled or aborted while queued: no model call
+                with control.active() if control else contextlib.nullcontext():
+                    stream = worker.graph.stream(
+                        inputs, config, context=context, stream_mode="values"
+                    )
+                    for values in stream:
+                        if not outcome.see(values):
+                            return
             except BaseException as err:  # sorted out in the branch's own thread
                 failure.append(err)
             finally:
-                slots.close()
+                slots.release()
 
-        if not _within_thread(consume, settings.subagent_timeout):
-            outcome.time_out(settings.subagent_timeout)
+        def queue_and_run() -> None:
+            if not slots.take(self.groups.hold(task["group"], settings.max_concurrency)):
+                return  # aborted while queued
+            if not slots.take(worker.slot()):
+                return
+            clock[0] = time.perf_counter()
+            if not _within_thread(consume, settings.subagent_timeout):
+                outcome.time_out(settings.subagent_timeout)
+
+        if control is None:
+            queue_and_run()
+        elif not control.run_thread(queue_and_run):
+            outcome.abandoned = True  # aborted: the branch returns now (see SubagentControl)
+            slots.release()
+            if isinstance(worker.graph, RemoteGraph):
+                cancel_remote_runs(worker.graph, config)
+        started = clock[0]
+        if failure and control is not None and control.abort_reason is not None:
+            failure.clear()  # the abandoned run's own ending
         if failure:
             err = failure[0]
             if isinstance(err, GraphBubbleUp) or not isinstance(err, Exception):
+                if control is not None:
+                    control.detach(wait=True)  # paused (an interrupt): commands wait
                 raise err
             outcome.error = outcome.error or describe(err)
-        return self._result(task, worker, settings, outcome, started, namespace, writer)
+        return self._result(task, worker, settings, outcome, started, namespace, writer, control)
 
     async def arun(self, task: SubagentTask, config: RunnableConfig) -> Command[Any]:
         """The branch under `graph.ainvoke`/`astream` (a task of the event loop)."""
         worker, settings, inputs, config, context, namespace = self._prepare(task, config)
         writer = _writer()
+        control = open_control(task, namespace, writer, worker.label)
         _emit(writer, "start", task, worker, namespace)
         outcome = _Outcome()
-        started = time.perf_counter()
+        clock = [time.perf_counter()]
 
         async def consume() -> None:
-            stream = worker.graph.astream(inputs, config, context=context, stream_mode="values")
-            try:
-                async for values in stream:
-                    outcome.see(values)
-            finally:
-                await stream.aclose()
+            if control is not None and not await control.abegin():
+                return  # cancelled or aborted while queued: no model call
+            with control.active() if control else contextlib.nullcontext():
+                stream = worker.graph.astream(inputs, config, context=context, stream_mode="values")
+                try:
+                    async for values in stream:
+                        outcome.see(values)
+                finally:
+                    await stream.aclose()
 
-        try:
+        async def queue_and_run() -> None:
             async with self.groups.ahold(task["group"], settings.max_concurrency):
                 async with worker.aslot():
-                    started = time.perf_counter()
+                    clock[0] = time.perf_counter()
                     if not await _within(consume(), settings.subagent_timeout):
                         outcome.time_out(settings.subagent_timeout)
+
+        try:
+            if control is None:
+                await queue_and_run()
+            elif not await control.until_abort(queue_and_run()):
+                outcome.abandoned = True  # aborted: its task (and HTTP request) cancelled
+                if isinstance(worker.graph, RemoteGraph):
+                    await acancel_remote_runs(worker.graph, config)
         except GraphBubbleUp:
+            if control is not None:
+                control.detach(wait=False)  # paused (an interrupt): commands wait
             raise
         except Exception as err:  # isolation: the record says what failed
             outcome.error = describe(err)
-        return self._result(task, worker, settings, outcome, started, namespace, writer)
+        started = clock[0]
+        return self._result(task, worker, settings, outcome, started, namespace, writer, control)
 
     def _result(
         self,
@@ -327,6 +374,7 @@ class SubagentBranch:
         started: float,
         namespace: str,
         writer: Any,
+        control: SubagentControl | None = None,
     ) -> Command[Any]:
         produced = after_last_user(outcome.messages)
         last = next((m for m in reversed(produced) if isinstance(m, AIMessage)), None)
@@ -338,11 +386,14 @@ class SubagentBranch:
             else:
                 reason = STOP_REASONS.get(last.response_metadata.get("finish_reason", ""))
                 error = reason.format(budget=task["max_tool_calls"]) if reason else None
+        status, error = settle(
+            control, produced, "error" if error else "ok", error, abandoned=outcome.abandoned
+        )
         record = SubagentResult(
             id=task["id"],
             role=task["role"],
             task=task["task"],
-            status="error" if error else "ok",
+            status=status,
             output=output,
             error=error,
             steps=model_steps(produced),
@@ -353,14 +404,17 @@ class SubagentBranch:
             usage=sum_usage(produced),
             namespace=namespace,
         )
-        _emit(writer, "error" if error else "finish", task, worker, namespace, record)
+        if control is not None:
+            control.finish(status, record["steps"], wait=not _on_loop())
+        _emit(writer, _EVENTS[status], task, worker, namespace, record)
         reply = ToolMessage(
             content=_reply_text(record, task.get("result_chars", settings.max_result_chars)),
             tool_call_id=task["id"],
             name=ASSIGN_TASK,
             status="error" if error else "success",
         )
-        # Every branch names the same next node; LangGraph runs it once, after the round.
+        # Every branch names the same next node; LangGraph runs it once, after the round
+        # (after a `stop`, the orchestrator starts no new round: `swarm_stopped`).
         next_node = "orchestrator" if task["round"] < settings.max_rounds else "synthesis"
         return Command(update={"subagent_results": [record], "messages": [reply]}, goto=next_node)
 
@@ -408,6 +462,9 @@ def _reply_text(record: SubagentResult, limit: int) -> str:
         clipped += f"\n[... clipped {len(output) - limit} characters]"
     if not record["error"]:
         return clipped
+    if record["status"] in ("cancelled", "aborted"):
+        text = f"Partial: sub-agent {record['role']!r} was {record['status']} ({record['error']})"
+        return f"{text}; what it found:\n{clipped}" if clipped else text
     text = f"Error: sub-agent {record['role']!r} failed: {record['error']}"
     return f"{text}\nPartial output:\n{clipped}" if clipped else text
 
@@ -420,6 +477,17 @@ def _remote_thread(config: RunnableConfig, namespace: str, subagent_id: str) -> 
         return config
     configurable["thread_id"] = subagent_thread_id(str(parent), namespace, subagent_id)
     return {**config, "configurable": configurable}
+
+
+_EVENTS = {"ok": "finish", "error": "error", "cancelled": "cancelled", "aborted": "aborted"}
+
+
+def _on_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _writer() -> Any:
@@ -444,6 +512,7 @@ def _emit(
         "type": "subagent",
         "event": event,
         "id": task["id"],
+        "subagent_id": subagent_id(task),
         "role": task["role"],
         "round": task["round"],
         "worker": worker.label,

@@ -32,6 +32,12 @@ def synthesis_input(state: SwarmState) -> list[AnyMessage]:
     if failed:
         lines = "\n".join(f"- {r['id']} ({r['role'] or 'no role'}): {r['error']}" for r in failed)
         failures = prompts.FAILURES_NOTE.format(lines=lines)
+    partial = [r for r in results if r["status"] in ("cancelled", "aborted")]
+    if partial:
+        lines = "\n".join(
+            f"- {r['id']} ({r['role'] or 'no role'}): {r['status']} ({r['error']})" for r in partial
+        )
+        failures += prompts.PARTIAL_NOTE.format(lines=lines)
     messages = [m for m in state["messages"] if not isinstance(m, SystemMessage)]
     last = messages[-1] if messages else None
     if isinstance(last, AIMessage) and not last.tool_calls and state.get("round", 0):
@@ -44,7 +50,9 @@ def results_digest(results: Sequence[SubagentResult], err: Exception) -> AIMessa
     """The final message when the synthesis call fails: every result, verbatim."""
     lines = [f"The synthesis step failed ({describe(err)}); the sub-agents' results follow."]
     for record in results:
-        body = record["output"] if record["status"] == "ok" else f"failed: {record['error']}"
+        body = record["output"]
+        if record["status"] != "ok":
+            body = f"{record['status']}: {record['error']}"
         lines.append(f"\n## {record['id']} ({record['role'] or 'no role'}): {record['task']}")
         lines.append(body)
     return AIMessage(
@@ -57,24 +65,27 @@ def finish(state: SwarmState, response: AIMessage) -> dict[str, Any]:
     """The final message: failures named, `response_metadata["swarm"]` summary."""
     results: list[SubagentResult] = list(state.get("subagent_results") or [])
     failed = [r for r in results if r["status"] == "error"]
+    partial = [r for r in results if r["status"] in ("cancelled", "aborted")]
     per_round = critical_steps(results, state.get("round", 0))
     text: str = response.text
     roles = [r["role"] for r in results]
-    missing = [
-        r
-        for r in failed
-        if r["id"] not in text
-        and (not r["role"] or roles.count(r["role"]) > 1 or r["role"] not in text)
-    ]
-    if missing:
-        names = ", ".join(f"{r['id']} ({r['role'] or 'no role'})" for r in missing)
-        text = f"{text}\n\nSub-agents that failed: {names}."
+    for label, group in (("Sub-agents that failed", failed), ("Partial results of", partial)):
+        missing = [
+            r
+            for r in group
+            if r["id"] not in text
+            and (not r["role"] or roles.count(r["role"]) > 1 or r["role"] not in text)
+        ]
+        if missing:
+            names = ", ".join(f"{r['id']} ({r['role'] or 'no role'})" for r in missing)
+            text = f"{text}\n\n{label}: {names}."
     orchestrator = state.get("orchestrator_usage") or sum_usage([])
     subagents = total_usage(*(r["usage"] for r in results if "usage" in r))
     synthesis = sum_usage([response])
     summary = {
         "subagents": len(results),
         "failed": len(failed),
+        "partial": len(partial),
         "critical_steps": sum(per_round) + 1,
         "critical_steps_per_round": per_round,
         "usage": total_usage(orchestrator, subagents, synthesis),
