@@ -621,7 +621,7 @@ def cancel_remote_runs(graph: Any, config: Any) -> int:
     Closing the stream alone may leave the server's run going; this cancels it there.
     Returns the number of runs cancelled.
     """
-    client = getattr(graph, "sync_client", None)
+    client = _sdk_client(graph, sync=True)
     thread_id = (config.get("configurable") or {}).get("thread_id")
     if client is None or thread_id is None:
         return 0
@@ -636,7 +636,7 @@ def cancel_remote_runs(graph: Any, config: Any) -> int:
 
 async def acancel_remote_runs(graph: Any, config: Any) -> int:
     """`cancel_remote_runs` with the graph's async client."""
-    client = getattr(graph, "client", None)
+    client = _sdk_client(graph, sync=False)
     thread_id = (config.get("configurable") or {}).get("thread_id")
     if client is None or thread_id is None:
         return 0
@@ -680,3 +680,20 @@ class SlotHold:
                 return
             self._released = True
         self._stack.close()
+
+
+def _sdk_client(graph: Any, *, sync: bool) -> Any:
+    """The LangGraph SDK client of a remote sub-agent graph, or None for a local one.
+
+    A `RemoteGraph` carries its clients; the swarm's own remote sub-agent graph
+    (`_remote.RemoteSubagentGraph`, which follows a deployment's URLs) carries its URL
+    and headers, from which one is made.
+    """
+    from kimi_graph.modes.swarm._remote import RemoteSubagentGraph
+
+    if isinstance(graph, RemoteSubagentGraph):
+        from langgraph_sdk import get_client, get_sync_client
+
+        make = get_sync_client if sync else get_client
+        return make(url=graph.url, headers=dict(graph.deployment.headers))
+    return getattr(graph, "sync_client" if sync else "client", None)

@@ -261,7 +261,7 @@ class SubagentBranch:
         # The branch's config carries the swarm's recursion limit; the nested run needs
         # its own, sized for the sub-agent's steps (two supersteps each).
         config = {**config, "recursion_limit": 2 * settings.subagent_max_steps + 5}
-        if isinstance(worker.graph, (RemoteGraph, RemoteSubagentGraph)):
+        if _is_remote(worker.graph):
             config = _remote_thread(config, namespace, task["id"])
         return worker, settings, inputs, config, context, namespace
 
@@ -308,7 +308,7 @@ class SubagentBranch:
         elif not control.run_thread(queue_and_run):
             outcome.abandoned = True  # aborted: the branch returns now (see SubagentControl)
             slots.release()
-            if isinstance(worker.graph, RemoteGraph):
+            if _is_remote(worker.graph):
                 cancel_remote_runs(worker.graph, config)
         started = clock[0]
         if failure and control is not None and control.abort_reason is not None:
@@ -354,7 +354,7 @@ class SubagentBranch:
                 await queue_and_run()
             elif not await control.until_abort(queue_and_run()):
                 outcome.abandoned = True  # aborted: its task (and HTTP request) cancelled
-                if isinstance(worker.graph, RemoteGraph):
+                if _is_remote(worker.graph):
                     await acancel_remote_runs(worker.graph, config)
         except GraphBubbleUp:
             if control is not None:
@@ -467,6 +467,11 @@ def _reply_text(record: SubagentResult, limit: int) -> str:
         return f"{text}; what it found:\n{clipped}" if clipped else text
     text = f"Error: sub-agent {record['role']!r} failed: {record['error']}"
     return f"{text}\nPartial output:\n{clipped}" if clipped else text
+
+
+def _is_remote(graph: Any) -> bool:
+    """Whether the sub-agent graph runs as a run of a server (its runs can be cancelled)."""
+    return isinstance(graph, RemoteGraph | RemoteSubagentGraph)
 
 
 def _remote_thread(config: RunnableConfig, namespace: str, subagent_id: str) -> RunnableConfig:

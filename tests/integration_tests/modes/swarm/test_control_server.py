@@ -18,6 +18,7 @@ from langgraph_sdk import get_sync_client
 
 from kimi_graph import SwarmControl, create_swarm_graph
 from kimi_graph.emulator import Emulator, EmulatorConfig
+from kimi_graph.modes.swarm._remote import subagent_thread_id
 from tests.integration_tests.langgraph_dev import ROOT, langgraph_dev
 from tests.integration_tests.modes.swarm._control_run import (
     BackgroundRun,
@@ -142,8 +143,8 @@ def test_abort_cancels_a_remote_subagents_run(server_url, server_emulator, kimi,
     assert records["stuck"]["status"] == "aborted"
     assert records["quick"]["output"] == f"quick-{nonce}"
     # the server's run was cancelled, which closed its model call long before 30 s
-    remote_thread = str(
-        uuid.uuid5(uuid.NAMESPACE_URL, f"{run.thread_id}/{records['stuck']['namespace']}")
+    remote_thread = subagent_thread_id(
+        run.thread_id, records["stuck"]["namespace"], records["stuck"]["id"]
     )
     client = get_sync_client(url=server_url)
     while True:

@@ -28,9 +28,16 @@ def _children() -> list[str]:
     """Command lines of this process's live child processes."""
     out = []
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        for pid in (task / "children").read_text().split():
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                out.append(f.read().replace(b"\0", b" ").decode(errors="replace"))
+        try:  # a thread or child may end while it is being read
+            pids = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    out.append(f.read().replace(b"\0", b" ").decode(errors="replace"))
+            except FileNotFoundError:
+                continue
     return out
 
 
