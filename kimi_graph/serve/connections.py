@@ -108,7 +108,7 @@ class HeaderDeadlineProtocol(_HeaderDeadline, H11Protocol):
 
 @functools.cache
 def _httptools_protocol() -> type | None:
-    """uvicorn's httptools protocol with the same limits, or None without httptools."""
+    """The httptools protocol of uvicorn with the same limits; None without httptools."""
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:
