@@ -27,7 +27,7 @@ from langchain_core.messages import HumanMessage
 from kimi_graph import ChatKimi, create_swarm_graph
 from kimi_graph.tools.calculator import calculator
 
-__all__ = ["CHECKPOINTERS", "scale_rows"]
+__all__ = ["CHECKPOINTERS", "census_tables", "scale_rows"]
 
 CHECKPOINTERS = ("none", "sqlite", "postgres")
 
@@ -184,6 +184,24 @@ def scale_rows(
             ]
         )
     return rows
+
+
+def census_tables(base_url: str, n: int, checkpointer: str) -> str:
+    """What one invoke of the N-sub-agent job stores in `checkpointer`, per sub-agent."""
+    from _bench import table
+    from _checkpoint_census import OPS_HEADERS, SIZE_HEADERS, SaverCensus, census_rows
+
+    boss = ChatKimi(base_url=base_url, backend="moonshot", api_key="k", max_retries=0)
+    with open_checkpointer(checkpointer, sync=True) as saver:
+        graph = create_swarm_graph(
+            boss, [calculator], max_subagents=n, max_concurrency=n, checkpointer=saver
+        )
+        _timed_job(graph, 2, saver)  # warm up: pools, imports, tables
+        census = SaverCensus(saver)
+        _, _, ok = _timed_job(graph, n, saver)
+    ops, sizes = census_rows(census, n)
+    head = f"{checkpointer}: N = {n} ({ok}/{n} ok with 1 tool call), invoke, per sub-agent"
+    return f"{head}\n{table(OPS_HEADERS, ops)}\n\n{table(SIZE_HEADERS, sizes)}"
 
 
 HEADERS = [
