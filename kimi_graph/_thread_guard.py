@@ -359,19 +359,32 @@ def guard_threads(graph: G) -> G:
 
 
 def _make_guarded(base: type) -> type:
-    def stream(self: Any, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+    def locked_stream(self: Any, input: Any, config: Any, **kwargs: Any) -> Any:
         with thread_lock(self.checkpointer, _merged(self, config)):
             yield from base.stream(self, input, config, **kwargs)  # type: ignore[attr-defined]
 
-    async def astream(
+    async def locked_astream(self: Any, input: Any, config: Any, **kwargs: Any) -> Any:
+        async with athread_lock(self.checkpointer, _merged(self, config)):
+            async for part in base.astream(self, input, config, **kwargs):  # type: ignore[attr-defined]
+                yield part
+
+    # A graph without a checkpointer of its own has no thread to lock (a nested run
+    # that inherits its parent's is part of the parent's run): its stream is the base
+    # class's own, with no wrapper to pass every chunk through.
+    def stream(self: Any, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        if self.checkpointer is None or self.checkpointer is False:
+            return base.stream(self, input, config, **kwargs)  # type: ignore[attr-defined]
+        return locked_stream(self, input, config, **kwargs)
+
+    def astream(
         self: Any,
         input: Any,
         config: RunnableConfig | None = None,
         **kwargs: Any,
     ) -> Any:
-        async with athread_lock(self.checkpointer, _merged(self, config)):
-            async for part in base.astream(self, input, config, **kwargs):  # type: ignore[attr-defined]
-                yield part
+        if self.checkpointer is None or self.checkpointer is False:
+            return base.astream(self, input, config, **kwargs)  # type: ignore[attr-defined]
+        return locked_astream(self, input, config, **kwargs)
 
     return type(
         base.__name__,
