@@ -9,8 +9,8 @@ or the last response ended, and answer 400 and close one that sends more than
 (`ServeConfig.body_timeout`, 408).
 
 Two HTTP/1.1 parsers, the same limits: uvicorn's httptools protocol (llhttp, in C) when
-`httptools` is installed (uvicorn's own default then; it costs about a millisecond less
-CPU per request than h11), else uvicorn's pure-Python h11 protocol.
+`httptools` is installed (uvicorn's own default then; the server runs about 5 % fewer
+instructions per kimi-instant request than with h11), else uvicorn's pure-Python h11.
 """
 
 from __future__ import annotations
