@@ -4,9 +4,11 @@ A swarm whose sub-agents run on a LangGraph engine (Aegra, LangGraph Server) tal
 the engine's HTTP API itself instead of through `RemoteGraph.stream`, for three reasons:
 
 - **One run per sub-agent.** The remote thread is keyed by the swarm's thread and the
-  sub-agent (`subagent_thread_id`); before starting a run the branch looks at the runs the
-  thread already has. A resumed swarm joins the run that is still going, or takes the
-  result of the one that finished, instead of starting another.
+  sub-agent (`subagent_thread_id`). A branch that LangGraph resumes (a swarm resumed from
+  its checkpoint, a retried task) or that lost its first request looks at the runs the
+  thread already has: it joins the run that is still going, or takes the result of the
+  one that finished, instead of starting another. A branch's first attempt in a fresh
+  step has no run to find, so it creates thread and run in one request.
 - **Failover.** Thread and run live in the engine's shared database, so when the instance
   a branch talks to dies (or a balancer in front of it answers 502/503), the branch joins
   the same run through the next URL of the deployment. The engine re-runs the run of a
@@ -20,7 +22,10 @@ the engine's HTTP API itself instead of through `RemoteGraph.stream`, for three 
   keys (langgraph-api answers 400 to `configurable` and `context` together).
 
 Events of the remote run (`subgraphs=True`) are forwarded to the swarm's own stream under
-the branch's namespace, as `RemoteGraph` does.
+the branch's namespace, as `RemoteGraph` does. The run streams only what the branch
+reads (`values`, which also carries an interrupt) and the modes the swarm's own stream
+asks for, with subgraph events only when there is such a stream: every event costs the
+engine a serialisation and a publication (Aegra: Redis) per run.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph._internal._constants import (
     CONF,
     CONFIG_KEY_CHECKPOINT_NS,
+    CONFIG_KEY_RESUMING,
     CONFIG_KEY_STREAM,
     NS_SEP,
 )
@@ -265,6 +271,8 @@ class _RemoteRun:
         self.inputs = inputs
         self.context = {k: v for k, v in asdict(context or KimiContext()).items() if v is not None}
         self.recursion_limit = config.get("recursion_limit")
+        # Only a resumed (or retried) branch can find a run of its own on the thread.
+        self.may_exist = bool(configurable.get(CONFIG_KEY_RESUMING))
         self.parent_stream = configurable.get(CONFIG_KEY_STREAM)
         caller_ns = configurable.get(CONFIG_KEY_CHECKPOINT_NS)
         self.caller_ns: tuple[str, ...] = tuple(caller_ns.split(NS_SEP)) if caller_ns else ()
@@ -274,7 +282,7 @@ class _RemoteRun:
         self.last_values: dict[str, Any] = {}
 
     def _modes(self) -> list[str]:
-        modes = {"values", "updates"}
+        modes = {"values"}
         if self.parent_stream is not None:
             modes |= set(self.parent_stream.modes)
         if "messages" in modes:
@@ -325,7 +333,7 @@ class _RemoteRun:
         client = self.deployment.client()
         base = f"{url}/threads/{self.thread_id}"
         self.ended = None
-        if self.run_id is None:
+        if self.run_id is None and self.may_exist:
             await _request(
                 client,
                 "POST",
@@ -337,16 +345,19 @@ class _RemoteRun:
             # while a run is in flight.)
             self.run_id = await self._existing_run(url)
         if self.run_id is None:
+            # should this request get no answer, the run may exist all the same
+            self.may_exist = True
             body = {
                 "assistant_id": self.graph.assistant_id,
                 "input": _jsonable(self.inputs),
                 "context": self.context,
                 "config": {"recursion_limit": self.recursion_limit} if self.recursion_limit else {},
                 "stream_mode": self._modes(),
-                "stream_subgraphs": True,
+                "stream_subgraphs": self.parent_stream is not None,
                 "stream_resumable": True,
                 "on_disconnect": "continue",
                 "multitask_strategy": "reject",
+                "if_not_exists": "create",
             }
             request = client.build_request("POST", f"{base}/runs/stream", json=body)
         else:
@@ -378,12 +389,14 @@ class _RemoteRun:
                     return
                 mode, ns = _split_event(event)
                 self._forward(mode, ns, data)
-                if mode == "updates" and not ns and isinstance(data, dict):
-                    if "__interrupt__" in data and self.caller_ns:
-                        raise GraphInterrupt([Interrupt(**i) for i in data["__interrupt__"]])
-                if mode == "values" and not ns and isinstance(data, dict):
-                    self.last_values = data
-                    yield data
+                if ns or mode not in ("values", "updates") or not isinstance(data, dict):
+                    continue
+                if "__interrupt__" in data and self.caller_ns:
+                    raise GraphInterrupt([Interrupt(**i) for i in data["__interrupt__"]])
+                if mode == "values":
+                    values = {k: v for k, v in data.items() if k != "__interrupt__"}
+                    self.last_values = values
+                    yield values
         finally:
             await response.aclose()
 
