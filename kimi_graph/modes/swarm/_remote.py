@@ -14,6 +14,9 @@ the engine's HTTP API itself instead of through `RemoteGraph.stream`, for three 
   the same run through the next URL of the deployment. The engine re-runs the run of a
   dead worker once its lease expires; the branch waits for that run, it starts none.
   A URL that refuses connections is skipped by new sub-agents for `retry_after` seconds.
+- **A 5xx is not the end.** An instance may answer 500 to a run it created (e.g. out of
+  Redis connections for the event stream): the branch looks for the run and joins it,
+  up to `SERVER_ERROR_TRIES` times.
 - **The result is the thread's state.** Unless the event stream ended with the run's
   success and a final answer, the branch reads the run's status and the thread's final
   state, so an event stream that missed the end does not lose the answer. The run's
@@ -84,6 +87,9 @@ ACTIVE = frozenset({"pending", "running"})
 """Run statuses of a run that has not ended."""
 FAILOVER_STATUSES = frozenset({502, 503, 504})
 """Answers of a balancer (or a proxy) whose instance is gone: try another URL."""
+SERVER_ERROR_TRIES = 3
+"""Requests of one sub-agent answered with another 5xx before it is failed: an overloaded
+instance may answer 500 after creating the run, which the next try then joins."""
 
 
 class RemoteSubagentError(RuntimeError):
@@ -292,6 +298,7 @@ class _RemoteRun:
 
     async def values(self) -> AsyncIterator[dict[str, Any]]:
         failing_since: float | None = None
+        server_errors = 0
         url = self.graph.url
         while True:
             url = self.deployment.order(url)[0]
@@ -305,6 +312,12 @@ class _RemoteRun:
                         self.deployment.mark_up(url)
                         return  # the stream's end said success and held the answer
                     status, final = await self._result(url)
+            except _ServerError:
+                server_errors += 1
+                if server_errors >= SERVER_ERROR_TRIES:
+                    raise
+                await asyncio.sleep(0.5 * server_errors)
+                continue
             except (httpx.TransportError, _Unavailable) as err:
                 self.deployment.mark_down(url)
                 now = time.monotonic()
@@ -438,6 +451,10 @@ class _Unavailable(Exception):
     """An instance answered that it cannot serve (a balancer's 502/503/504)."""
 
 
+class _ServerError(RemoteSubagentError):
+    """An instance answered another 5xx: what was asked may have taken effect."""
+
+
 async def _check(response: httpx.Response, url: str) -> None:
     if response.status_code in FAILOVER_STATUSES:
         raise _Unavailable(f"{url} answered {response.status_code}")
@@ -445,7 +462,7 @@ async def _check(response: httpx.Response, url: str) -> None:
         body = (await response.aread()).decode(errors="replace")[:300]
         request = response.request
         msg = f"{request.method} {request.url} answered {response.status_code}: {body}"
-        raise RemoteSubagentError(msg)
+        raise _ServerError(msg) if response.status_code >= 500 else RemoteSubagentError(msg)
 
 
 async def _request(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> Any:
