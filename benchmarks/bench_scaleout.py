@@ -109,8 +109,10 @@ async def _run(graph: Any, script: str) -> tuple[float, dict[str, Any]]:
 def _ok(out: dict[str, Any], tools: int | None = None) -> str:
     records = out["subagent_results"]
     ok = sum(r["status"] == "ok" and tools in (None, r["tool_calls"]) for r in records)
-    errors = sorted({str(r["error"])[:80] for r in records if r["error"]})
-    return f"{ok}/{len(records)}" + (f" ({'; '.join(errors)})" if errors else "")
+    errors = [str(r["error"]) for r in records if r["error"]]
+    return f"{ok}/{len(records)}" + (
+        f" ({len(errors)} failed: {errors[0][:160]})" if errors else ""
+    )
 
 
 @contextlib.contextmanager
