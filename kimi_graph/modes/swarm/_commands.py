@@ -284,12 +284,9 @@ class SubagentControl:
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
-        """Make this the `StepControl` of the agent loop run inside."""
-        token = hook.ACTIVE.set(self)
-        try:
+        """Make this the `StepControl` (and abort signal) of the agent loop run inside."""
+        with hook.activate(self):
             yield
-        finally:
-            hook.ACTIVE.reset(token)
 
     def run_thread(self, work: Callable[[], None]) -> bool:
         """Run `work` on a thread of its own; False if an abort came first.
