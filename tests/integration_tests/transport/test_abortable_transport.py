@@ -1,19 +1,16 @@
 """The sync client's transport closes a request in flight when its abort signal fires.
 
-A loopback HTTP/1.1 server of the test's own records each request and the moment its
-client went away; `/stall` never answers, `/ok` answers at once, `/trickle` sends a
-body one byte every 0.1 s.
+The witness is a loopback server (`tests.integration_tests.loopback`) that records
+each request and the moment its client went away.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
-import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import pytest
 
@@ -21,76 +18,13 @@ from kimi_graph._transport.abort_signal import ABORT_SIGNAL, RequestAbortedError
 from kimi_graph._transport.limited_client import RateLimitedClient, build_sync_client
 from kimi_graph._transport.openai_compat import httpx
 from kimi_graph._transport.ratelimit import RateLimitSettings
-
-
-@dataclass
-class Seen:
-    path: str
-    peer: tuple[str, int]
-    arrived: float
-    gone: float | None = None
-
-
-class _Handler(socketserver.StreamRequestHandler):
-    server: _Server
-
-    def handle(self) -> None:
-        while True:
-            line = self.rfile.readline()
-            if not line:
-                return
-            path = line.split()[1].decode()
-            while self.rfile.readline() not in (b"\r\n", b""):
-                pass
-            seen = Seen(path, self.client_address, time.monotonic())
-            self.server.seen.append(seen)
-            if path == "/ok":
-                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                continue
-            if path == "/trickle":
-                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
-            self._until_gone(seen, trickle=path == "/trickle")
-            return
-
-    def _until_gone(self, seen: Seen, *, trickle: bool) -> None:
-        """Wait (trickling a byte every 0.1 s) until the client closes the connection."""
-        self.connection.settimeout(0.1)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if trickle:
-                    self.wfile.write(b"x")
-                if self.connection.recv(1) == b"":
-                    break
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-        seen.gone = time.monotonic()
-
-
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.seen: list[Seen] = []
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+from tests.integration_tests.loopback import LoopbackServer, loopback_server
 
 
 @pytest.fixture
-def server() -> Iterator[_Server]:
-    srv = _Server()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
+def server() -> Iterator[LoopbackServer]:
+    with loopback_server() as srv:
         yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
 
 
 class Signal:
@@ -124,7 +58,7 @@ class Signal:
 KEEPALIVE = ((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),)
 
 
-def _client(server: _Server) -> RateLimitedClient:
+def _client(server: LoopbackServer) -> RateLimitedClient:
     """The sync client as ChatKimi builds it (with socket options, as by default)."""
     return build_sync_client(server.url(""), server.url(""), 30.0, KEEPALIVE, RateLimitSettings())
 
@@ -146,14 +80,6 @@ def _fire_in(signal: Signal, seconds: float) -> float:
     return time.monotonic() + seconds
 
 
-def _wait_gone(seen: Seen) -> float:
-    deadline = time.monotonic() + 5
-    while seen.gone is None:
-        assert time.monotonic() < deadline, "the server never saw the client go"
-        time.sleep(0.01)
-    return seen.gone
-
-
 def test_an_abort_closes_a_request_waiting_for_its_answer(server) -> None:
     client = _client(server)
     signal = Signal()
@@ -163,7 +89,7 @@ def test_an_abort_closes_a_request_waiting_for_its_answer(server) -> None:
     returned = time.monotonic()
     assert returned - fired < 0.5
     (seen,) = server.seen
-    assert _wait_gone(seen) - fired < 0.5
+    assert seen.wait_gone() - fired < 0.5
     assert signal.registered == 0  # the scope let go of the signal
     # the pool holds no broken connection: the next requests are answered
     assert [client.get(server.url("/ok")).text for _ in range(3)] == ["ok"] * 3
@@ -172,7 +98,7 @@ def test_an_abort_closes_a_request_waiting_for_its_answer(server) -> None:
 def test_an_abort_closes_a_streamed_body_mid_way(server) -> None:
     client = _client(server)
     signal = Signal()
-    with _under(signal), client.stream("GET", server.url("/trickle")) as response:
+    with _under(signal), client.stream("GET", server.url("/trickle/0.1")) as response:
         assert response.status_code == 200
         chunks = response.iter_raw()
         assert next(chunks)
@@ -181,7 +107,7 @@ def test_an_abort_closes_a_streamed_body_mid_way(server) -> None:
             for _ in chunks:
                 pass
     assert time.monotonic() - fired < 0.5
-    assert _wait_gone(server.seen[0]) - fired < 0.5
+    assert server.seen[0].wait_gone() - fired < 0.5
     assert client.get(server.url("/ok")).text == "ok"
 
 
@@ -205,7 +131,7 @@ def test_an_abort_leaves_a_sibling_request_on_the_same_pool_alone(server) -> Non
 
     def sibling_run() -> None:
         try:
-            with _under(theirs), client.stream("GET", server.url("/trickle")) as response:
+            with _under(theirs), client.stream("GET", server.url("/trickle/0.1")) as response:
                 sibling.append(b"".join(response.iter_raw()).decode()[:5])
         except httpx.TransportError:
             sibling.append("aborted")
@@ -217,8 +143,8 @@ def test_an_abort_leaves_a_sibling_request_on_the_same_pool_alone(server) -> Non
         client.get(server.url("/stall"))
     assert time.monotonic() - fired < 0.5
     stalled = next(s for s in server.seen if s.path == "/stall")
-    trickled = next(s for s in server.seen if s.path == "/trickle")
-    assert _wait_gone(stalled) - fired < 0.5
+    trickled = next(s for s in server.seen if s.path.startswith("/trickle"))
+    assert stalled.wait_gone() - fired < 0.5
     time.sleep(0.5)
     assert trickled.gone is None  # the sibling still reads its body
     assert thread.is_alive()
@@ -227,7 +153,7 @@ def test_an_abort_leaves_a_sibling_request_on_the_same_pool_alone(server) -> Non
     thread.join(1)
     assert not thread.is_alive()
     assert sibling == ["aborted"]
-    assert _wait_gone(trickled) - fired < 2
+    assert trickled.wait_gone() - fired < 2
 
 
 def test_timeouts_are_httpx_timeouts_without_a_signal(server, monkeypatch) -> None:
