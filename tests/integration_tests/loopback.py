@@ -3,17 +3,20 @@
 Paths (a query is ignored): `/ok` answers at once (keep-alive); `/stall` never
 answers; `/trickle/<s>` sends a 1000-byte text body one byte every `<s>` seconds. A
 stalled or trickling request is held until the client closes the connection, whose
-moment is `Seen.gone`.
+moment is `Seen.gone`. With an `ssl.SSLContext` it speaks HTTPS.
 """
 
 from __future__ import annotations
 
+import socket
 import socketserver
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["LoopbackServer", "Seen", "loopback_server"]
 
@@ -86,13 +89,22 @@ class LoopbackServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.seen: list[Seen] = []
+        self.tls = tls
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """Accept a connection (and, with `tls`, complete its TLS handshake)."""
+        sock, address = super().get_request()
+        if self.tls is None:
+            return sock, address
+        return self.tls.wrap_socket(sock, server_side=True), address
 
     def url(self, path: str) -> str:
         """The URL of `path` on this server."""
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://127.0.0.1:{self.server_address[1]}{path}"
 
     def first(self, prefix: str, timeout: float = 20) -> Seen:
         """The first request whose path starts with `prefix` (waits for it)."""
@@ -106,9 +118,9 @@ class LoopbackServer(socketserver.ThreadingTCPServer):
 
 
 @contextmanager
-def loopback_server() -> Iterator[LoopbackServer]:
+def loopback_server(tls: ssl.SSLContext | None = None) -> Iterator[LoopbackServer]:
     """Run a `LoopbackServer` on a thread for the block; shut it down after."""
-    server = LoopbackServer()
+    server = LoopbackServer(tls)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -7,15 +7,24 @@ each request and the moment its client went away.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from kimi_graph._transport.abort import AbortableTransport
 from kimi_graph._transport.abort_signal import ABORT_SIGNAL, RequestAbortedError
-from kimi_graph._transport.limited_client import RateLimitedClient, build_sync_client
+from kimi_graph._transport.limited_client import (
+    CONNECTION_LIMITS,
+    RateLimitedClient,
+    build_sync_client,
+)
 from kimi_graph._transport.openai_compat import httpx
 from kimi_graph._transport.ratelimit import RateLimitSettings
 from tests.integration_tests.loopback import LoopbackServer, loopback_server
@@ -175,3 +184,37 @@ def test_timeouts_are_httpx_timeouts_without_a_signal(server, monkeypatch) -> No
     refused.close()
     with pytest.raises(httpx.ConnectError):
         client.get(f"http://127.0.0.1:{port}/")
+
+
+def _self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a fresh certificate for 127.0.0.1, and a client trusting it."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+    return server, ssl.create_default_context(cafile=str(cert))
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl to make a certificate")
+def test_an_abort_closes_an_https_request(tmp_path: Path) -> None:
+    """Over TLS the transport shuts the TLS socket down, the same way."""
+    server_tls, client_tls = _self_signed(tmp_path)
+    transport = AbortableTransport(limits=CONNECTION_LIMITS, verify=client_tls)
+    with loopback_server(server_tls) as server, httpx.Client(transport=transport) as client:
+        assert client.get(server.url("/ok")).text == "ok"
+        signal = Signal()
+        fired = _fire_in(signal, 0.3)
+        with _under(signal), pytest.raises(httpx.TransportError):
+            client.get(server.url("/stall"))
+        assert time.monotonic() - fired < 0.5
+        stalled = next(s for s in server.seen if s.path == "/stall")
+        assert stalled.wait_gone() - fired < 0.5
+        assert client.get(server.url("/ok")).text == "ok"
