@@ -155,6 +155,9 @@ def _run_once(args: argparse.Namespace, task: str, saver: Any, thread: str | Non
             config = config or {}
             config.setdefault("configurable", {})["thread_id"] = thread
         graph = build_graph(mode, model, tools, checkpointer=saver, store=store)
+        from kimi_graph.heap import freeze_heap
+
+        freeze_heap()  # this process is ours: the startup heap stays out of GC scans
         from kimi_graph.cli._checkpoint import run_input, shown
 
         resume = False
