@@ -75,6 +75,7 @@ from kimi_graph.chat_models._response_tool import (
     response_tool_as_text,
 )
 from kimi_graph.chat_models._sampling import apply_fixed_sampling, offer_structured_tool
+from kimi_graph.chat_models._signatures import keep_signatures
 from kimi_graph.chat_models._stream_tidy import collecting_raw_arguments
 from kimi_graph.chat_models._structured_output import (
     STRUCTURED_TOOL_KWARG,
@@ -786,6 +787,9 @@ class ChatKimi(BaseChatOpenAI):
             strict=strict,
             **kwargs,
         )
+
+
+keep_signatures(ChatKimi, "_generate", "_agenerate", "_stream", "_astream")
 
 
 class _StreamReader:
