@@ -9,17 +9,21 @@ objects alive now into a generation the collector never scans, so a full collect
 only walks what the run itself allocated.
 
 kimi-graph never does this on import: freezing changes the whole process's collector,
-which only the application may decide. `kimi-graph run` calls `freeze_heap()` once
-its graph is built; an application calls it in its own entry point, after its imports
-and graph building, before the work starts. Frozen objects are still freed by
-reference counting; only reference cycles among them stay until `gc.unfreeze()`.
+which only the application may decide. An application calls `freeze_heap()` in its
+own entry point, after its imports and graph building, before the work starts.
+`kimi-graph run` freezes for the length of its run only (`frozen_heap()`), so calling
+the CLI's `main()` inside another process leaves that process's collector as it was.
+Frozen objects are still freed by reference counting; only reference cycles among
+them stay until `gc.unfreeze()`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 
-__all__ = ["freeze_heap"]
+__all__ = ["freeze_heap", "frozen_heap"]
 
 
 def freeze_heap() -> int:
@@ -34,3 +38,23 @@ def freeze_heap() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[int]:
+    """Freeze the heap for the block, then unfreeze it; a heap already frozen stays so.
+
+    When something froze objects before (the application decided), nothing is changed
+    on entry or exit.
+
+    Yields:
+        How many objects are frozen during the block.
+    """
+    if gc.get_freeze_count():
+        yield gc.get_freeze_count()
+        return
+    frozen = freeze_heap()
+    try:
+        yield frozen
+    finally:
+        gc.unfreeze()
