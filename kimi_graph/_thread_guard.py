@@ -26,6 +26,12 @@ Where the lock holds:
   of the thread id, released when the run ends or its connection closes.
 
 Other checkpointers (in-memory, custom ones) are locked in this process only.
+
+A run of a LangGraph server (Aegra, LangGraph Server: its config carries the server's
+``langgraph_auth_user``) is not locked here: the server owns its threads and runs, and
+the advisory lock would hold one connection of the server's checkpointer pool for the
+whole run, so that more concurrent runs than the pool has connections starve each
+other's checkpoint writes (every run waits, then fails with a pool time-out).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from langchain_core.runnables import RunnableConfig, ensure_config
 
 __all__ = [
     "MULTITASK_KEY",
+    "SERVER_RUN_KEY",
     "MultitaskStrategy",
     "ThreadBusyError",
     "athread_lock",
@@ -55,6 +62,9 @@ MultitaskStrategy = Literal["reject", "enqueue"]
 """What a run on a busy thread does: raise `ThreadBusyError`, or wait its turn."""
 MULTITASK_KEY = "multitask_strategy"
 """The ``configurable`` key choosing the strategy of one run."""
+
+SERVER_RUN_KEY = "langgraph_auth_user"
+"""The ``configurable`` key Aegra and LangGraph Server set on every run they execute."""
 
 _POLL = 0.05
 
@@ -92,6 +102,8 @@ def _thread_id(config: RunnableConfig) -> str | None:
     configurable = config.get("configurable") or {}
     if any(str(k).startswith("__pregel_") for k in configurable):
         return None  # inside a running graph: the parent run holds the thread
+    if SERVER_RUN_KEY in configurable:
+        return None  # a run of a LangGraph server: the server holds the thread
     thread = configurable.get("thread_id")
     return None if thread is None else str(thread)
 

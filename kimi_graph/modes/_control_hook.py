@@ -6,6 +6,9 @@ the `StepControl` protocol. The agent loop asks it, before each model call, for
 messages to add (steers, the wrap-up request of a cancel) and, before each tool
 step, whether tools may still run. Outside a controlled swarm `ACTIVE` is None and
 the agent loop behaves as before.
+
+`activate` also makes the control the transport's `ABORT_SIGNAL`, so an abort closes
+the sub-agent's sync model requests in flight and refuses any later one.
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ from typing import Any, Protocol
 
 from langchain_core.messages import AnyMessage, HumanMessage, ToolMessage
 
+from kimi_graph._transport.abort_signal import ABORT_SIGNAL
+
 __all__ = [
     "ACTIVE",
     "CANCELLED_FINISH",
     "CONTROL_KEY",
     "WRAP_UP",
     "SubagentAbortedError",
+    "activate",
     "StepControl",
     "cancelled_tool_messages",
     "control_message",
@@ -118,6 +124,23 @@ def steer_waiting(messages: Sequence[AnyMessage]) -> bool:
 
 
 _LOOP_ENDS = frozenset({"step_limit", "tool_budget"})
+
+
+@contextlib.contextmanager
+def activate(control: StepControl) -> Iterator[None]:
+    """Within the block, `control` steers the agent loop and its abort closes requests.
+
+    It is both the agent loop's `StepControl` and the transport's abort signal (see
+    `kimi_graph._transport.abort`): on abort, a sync model request in flight is closed
+    and no later request of this context is sent.
+    """
+    step = ACTIVE.set(control)
+    signal = ABORT_SIGNAL.set(control)
+    try:
+        yield
+    finally:
+        ABORT_SIGNAL.reset(signal)
+        ACTIVE.reset(step)
 
 
 @contextlib.contextmanager
