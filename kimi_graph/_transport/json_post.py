@@ -20,6 +20,7 @@ go to the SDK's resource unchanged.
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
@@ -34,6 +35,14 @@ _PATH = "/chat/completions"
 
 #: The arguments of `create` that steer the request rather than fill the body.
 _REQUEST_ARGUMENTS = ("extra_headers", "extra_query", "extra_body", "timeout")
+
+#: What `chat.completions.create` asks of the SDK's auth: the bearer key (openai 3
+#: names it per request; older SDKs, without the argument, always send it).
+_SECURITY: dict[str, Any] = (
+    {"security": {"bearer_auth": True}}
+    if "security" in inspect.signature(make_request_options).parameters
+    else {}
+)
 
 
 class RawJsonResponse:
@@ -81,7 +90,7 @@ def _split(payload: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         extra_headers=extra.get("extra_headers"),
         extra_query=extra.get("extra_query"),
         timeout=extra.get("timeout", openai.NOT_GIVEN),
-        security={"bearer_auth": True},
+        **_SECURITY,
     )
     return body, options
 
