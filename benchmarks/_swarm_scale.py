@@ -24,6 +24,7 @@ from typing import Any
 import openai
 from langchain_core.messages import HumanMessage
 
+import kimi_graph.heap as heap
 from kimi_graph import ChatKimi, create_swarm_graph
 from kimi_graph.tools.calculator import calculator
 
@@ -149,9 +150,17 @@ async def raw_tool_floor(base_url: str, n: int) -> float:
 
 
 def scale_rows(
-    base_url: str, sizes: list[tuple[int, int]], latency: float, checkpointer: str
+    base_url: str,
+    sizes: list[tuple[int, int]],
+    latency: float,
+    checkpointer: str,
+    *,
+    freeze_heap: bool = False,
 ) -> list[list[str]]:
-    """One table row per (N, max_concurrency): ratios, CPU per sub-agent, the floor."""
+    """One table row per (N, max_concurrency): ratios, CPU per sub-agent, the floor.
+
+    With `freeze_heap`, `kimi_graph.heap.freeze_heap()` runs after the first warm-up.
+    """
     boss = ChatKimi(base_url=base_url, backend="moonshot", api_key="k", max_retries=0)
     rows = []
     for n, conc in sizes:
@@ -166,6 +175,8 @@ def scale_rows(
         with open_checkpointer(checkpointer, sync=True) as saver:
             graph = factory(saver)
             _timed_job(graph, 2, saver)  # warm up: pools, imports, tables
+            if freeze_heap:
+                heap.freeze_heap()
             wall_i, cpu_i, ok_i = _timed_job(graph, n, saver)
         with open_checkpointer(checkpointer, sync=False) as spec:
             asyncio.run(_arun(factory, spec, 2))
