@@ -500,41 +500,46 @@ def test_leftover_groups_of_killed_runs_are_removed() -> None:
 # -- issue 16: the sandbox as root, /dev, keyrings, exit status, concurrency ------------
 
 
-def _ancestors(pid: int) -> set[int]:
-    seen: set[int] = set()
-    while pid > 1 and pid not in seen:
-        seen.add(pid)
+def _parents() -> dict[int, int]:
+    """Each live process's parent, read in one pass over ``/proc``."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            status = Path(f"/proc/{pid}/status").read_text()
+            stat = (entry / "stat").read_text()
         except OSError:
-            break
-        pid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
-    return seen
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
 
 
 def _descendants_ids(root: int) -> dict[int, tuple[bytes, list[str], list[str]]]:
     """Command line, Uid and Gid fields of each live descendant of ``root``."""
+    parents = _parents()
     found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == root:
-            continue
-        if root not in _ancestors(int(entry.name)):
+    for pid in parents:
+        ancestor, hops = parents.get(pid, 0), 0
+        while ancestor > 1 and ancestor != root and hops < 64:
+            ancestor, hops = parents.get(ancestor, 0), hops + 1
+        if ancestor != root:
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes()
-            status = (entry / "status").read_text().splitlines()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
         except OSError:
             continue
         uid = next(line for line in status if line.startswith("Uid:")).split()[1:]
         gid = next(line for line in status if line.startswith("Gid:")).split()[1:]
-        found[int(entry.name)] = (cmdline, uid, gid)
+        found[pid] = (cmdline, uid, gid)
     return found
 
 
 def test_runs_as_an_unprivileged_host_user_even_when_the_agent_is_root() -> None:
     """Seen from the host, bwrap and the program have uid/gid 65534 (all four ids)."""
-    code = "import time\nprint('up', flush=True)\ntime.sleep(2)\n"
-    runner = make_run_python(timeout=10.0)
+    code = "import time\nprint('up', flush=True)\ntime.sleep(3)\n"
+    runner = make_run_python(timeout=20.0)
     result: list[str] = []
     thread = threading.Thread(target=lambda: result.append(runner.invoke({"code": code})))
     thread.start()
@@ -546,7 +551,8 @@ def test_runs_as_an_unprivileged_host_user_even_when_the_agent_is_root() -> None
     assert result and "up" in result[0], result
     programs = [v for v in seen.values() if v[0].endswith(b"utf8\x00/tmp/main.py\x00")]
     sandboxes = [v for v in seen.values() if v[0].split(b"\x00")[0].endswith(b"bwrap")]
-    assert programs and sandboxes, "the sandbox was never seen from the host"
+    commands = sorted({v[0].split(b"\x00")[0].decode(errors="replace") for v in seen.values()})
+    assert programs and sandboxes, f"the sandbox was never seen from the host; seen: {commands}"
     uid = "65534" if os.geteuid() == 0 else str(os.geteuid())
     gid = "65534" if os.geteuid() == 0 else str(os.getegid())
     for _, uids, gids in programs + sandboxes:
