@@ -4,8 +4,15 @@ A swarm branch that can be steered sets `ACTIVE` (a context variable, so LangGra
 nodes of the nested agent graph see it on their threads and tasks) to an object of
 the `StepControl` protocol. The agent loop asks it, before each model call, for
 messages to add (steers, the wrap-up request of a cancel) and, before each tool
-step, whether tools may still run. Outside a controlled swarm `ACTIVE` is None and
-the agent loop behaves as before.
+step, whether tools may still run.
+
+A sub-agent that runs as a run of a LangGraph server (a swarm's remote sub-agent)
+has no `ACTIVE`: its swarm marks the run with `KimiContext.subagent_id`, and its
+control is read from the run's own store (`kimi_graph.modes._store_control`). The
+agent loop brings such a control up to date with `refresh` / `arefresh` before each
+model call and tool step; for the other controls those do nothing.
+
+Outside a controlled swarm there is no control and the agent loop behaves as before.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from typing import Any, Protocol
 
 from langchain_core.messages import AnyMessage, HumanMessage, ToolMessage
 
+from kimi_graph.context import current_context
+
 __all__ = [
     "ACTIVE",
     "CANCELLED_FINISH",
@@ -24,10 +33,13 @@ __all__ = [
     "WRAP_UP",
     "SubagentAbortedError",
     "StepControl",
+    "arefresh",
     "cancelled_tool_messages",
     "control_message",
+    "current",
     "is_control_message",
     "on_abort",
+    "refresh",
     "refused_tools",
     "report_steps",
     "steer_step",
@@ -77,6 +89,39 @@ class StepControl(Protocol):
 ACTIVE: ContextVar[StepControl | None] = ContextVar("kimi_graph_step_control", default=None)
 
 
+def current() -> StepControl | None:
+    """The control of the running sub-agent: `ACTIVE`, else a store-backed one, else None.
+
+    A run marked with `KimiContext.subagent_id` (a swarm's remote sub-agent) reads its
+    commands from its store; any other run without `ACTIVE` has none.
+    """
+    control = ACTIVE.get()
+    if control is not None:
+        return control
+    subagent = current_context().subagent_id
+    if subagent is None:
+        return None
+    from kimi_graph.modes._store_control import for_run  # loaded only when marked
+
+    return for_run(subagent)
+
+
+def refresh() -> None:
+    """Bring a store-backed control up to date (one store read); nothing for the others."""
+    control = current()
+    read = getattr(control, "refresh", None)
+    if read is not None:
+        read()
+
+
+async def arefresh() -> None:
+    """`refresh` with the store's async API (an async node on a server's event loop)."""
+    control = current()
+    read = getattr(control, "arefresh", None)
+    if read is not None:
+        await read()
+
+
 def control_message(text: str, kind: str, message_id: str) -> HumanMessage:
     """A user message added by the control plane (kept out of turn counting)."""
     return HumanMessage(content=text, id=message_id, additional_kwargs={CONTROL_KEY: kind})
@@ -98,7 +143,7 @@ def steer_step(messages: Sequence[AnyMessage]) -> tuple[list[HumanMessage], str 
     Messages already in `messages` (a resumed run's checkpointed transcript) are not
     returned again, so a steer reaches the sub-agent exactly once.
     """
-    control = ACTIVE.get()
+    control = current()
     if control is None:
         return [], None
     added, reason = control.before_model(messages)
@@ -108,7 +153,7 @@ def steer_step(messages: Sequence[AnyMessage]) -> tuple[list[HumanMessage], str 
 
 def steer_waiting(messages: Sequence[AnyMessage]) -> bool:
     """True when a steer came during the sub-agent's final call: it gets one more."""
-    control = ACTIVE.get()
+    control = current()
     if control is None or not messages:
         return False
     last = messages[-1]
@@ -128,7 +173,7 @@ def on_abort(callback: Callable[[], None]) -> Iterator[None]:
     sandboxed process is killed, a download's connection closed. Outside a controlled
     swarm it does nothing.
     """
-    control = ACTIVE.get()
+    control = current()
     if control is None:
         yield
         return
@@ -141,13 +186,13 @@ def on_abort(callback: Callable[[], None]) -> Iterator[None]:
 
 def refused_tools() -> str | None:
     """Why tools may no longer run in this sub-agent (cancelled), or None."""
-    control = ACTIVE.get()
+    control = current()
     return None if control is None else control.tools_refused()
 
 
 def report_steps(steps: int) -> None:
     """Tell the control plane how many model calls the sub-agent made."""
-    control = ACTIVE.get()
+    control = current()
     if control is not None:
         control.after_model(steps)
 
