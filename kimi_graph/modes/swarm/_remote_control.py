@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from langchain_core.runnables import RunnableConfig
 
 from kimi_graph.context import KimiContext
@@ -67,7 +68,20 @@ def sdk_client(url: str, headers: Mapping[str, str], *, sync: bool) -> Any:
 
 @functools.lru_cache(maxsize=64)
 def _client(url: str, headers: tuple[tuple[str, str], ...]) -> Any:
-    return sdk_client(url, dict(headers), sync=True)
+    """The forwarder's SDK client of one instance.
+
+    It carries exactly the deployment's headers, and makes no connect retries: an
+    instance that refuses is skipped for the next one at once.
+    """
+    from langgraph_sdk.client import SyncLangGraphClient
+
+    http = httpx.Client(
+        base_url=url,
+        headers=dict(headers),
+        timeout=httpx.Timeout(FORWARD_TIMEOUT, connect=3.0),
+        transport=httpx.HTTPTransport(retries=0),
+    )
+    return SyncLangGraphClient(http)
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -113,6 +127,8 @@ class CommandForwarder:
             try:
                 _client(url, headers).store.put_item(namespace, key=key, value=value, index=False)
             except Exception as err:  # the next instance may take it
+                if isinstance(err, httpx.TransportError):
+                    self.graph.deployment.mark_down(url)
                 failure = err
                 continue
             return True
