@@ -18,13 +18,14 @@ Outside a controlled swarm there is no control and the agent loop behaves as bef
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, Protocol
 
 from langchain_core.messages import AnyMessage, HumanMessage, ToolMessage
 
-from kimi_graph.context import current_context
+from kimi_graph.context import KimiContext, current_context
 
 __all__ = [
     "ACTIVE",
@@ -98,12 +99,33 @@ def current() -> StepControl | None:
     control = ACTIVE.get()
     if control is not None:
         return control
-    subagent = current_context().subagent_id
+    subagent = _marked()
     if subagent is None:
         return None
     from kimi_graph.modes._store_control import for_run  # loaded only when marked
 
     return for_run(subagent)
+
+
+@functools.cache
+def _get_runtime() -> Callable[[], Any]:
+    """LangGraph's `get_runtime`, imported on first use (the CLI's renderer needs none)."""
+    from langgraph.runtime import get_runtime
+
+    return get_runtime
+
+
+def _marked() -> str | None:
+    """The run's `KimiContext.subagent_id` (a dict context's too), or None; kept cheap."""
+    try:
+        context = _get_runtime()().context
+    except (RuntimeError, KeyError, AttributeError):
+        return None
+    if isinstance(context, KimiContext):
+        return context.subagent_id
+    if isinstance(context, dict):
+        return current_context().subagent_id if context.get("subagent_id") else None
+    return None
 
 
 def refresh() -> None:
