@@ -42,10 +42,12 @@ from kimi_graph.modes.swarm._commands import (
     parse_command,
 )
 
-__all__ = ["MAX_RUNS", "StoreStepControl", "for_run"]
+__all__ = ["MAX_RUNS", "USER_SCOPE", "StoreStepControl", "for_run"]
 
 logger = logging.getLogger(__name__)
 
+USER_SCOPE = "users"
+"""The first element of the namespaces Aegra's store API scopes a client's items under."""
 MAX_RUNS = 4096
 """Store-backed controls kept per process (the least recently used one goes first)."""
 _PAGE = 100
@@ -60,11 +62,18 @@ class StoreStepControl:
         subagent_id: The id the swarm marked the run with; only commands naming it apply.
     """
 
-    def __init__(self, store: BaseStore, thread_id: str, subagent_id: str) -> None:
+    def __init__(
+        self, store: BaseStore, thread_id: str, subagent_id: str, user_id: str | None = None
+    ) -> None:
         self.store = store
         self.thread_id = thread_id
         self.id = subagent_id
         self.namespace = (*CONTROL_NAMESPACE, thread_id)
+        # Aegra's store API keeps a client's items under ("users", <identity>, ...); the
+        # run's config names that identity as `user_id`.
+        self.namespaces: list[tuple[str, ...]] = [self.namespace]
+        if user_id:
+            self.namespaces.append((USER_SCOPE, user_id, *self.namespace))
         self.steers: list[ControlCommand] = []
         self.cancel_reason: str | None = None
         self._warned: set[str] = set()
@@ -75,13 +84,18 @@ class StoreStepControl:
         """Read the sub-agent's commands (a store hiccup keeps what was read before)."""
         items: list[Item] = []
         try:
-            while True:
-                page = self.store.search(
-                    self.namespace, filter={"subagent": self.id}, limit=_PAGE, offset=len(items)
-                )
-                items.extend(page)
-                if len(page) < _PAGE:
-                    break
+            for namespace in self.namespaces:
+                found = len(items)
+                while True:
+                    page = self.store.search(
+                        namespace,
+                        filter={"subagent": self.id},
+                        limit=_PAGE,
+                        offset=len(items) - found,
+                    )
+                    items.extend(page)
+                    if len(page) < _PAGE:
+                        break
         except Exception as err:  # the run goes on; the next step reads again
             logger.warning("reading the commands of sub-agent %s failed: %s", self.id, err)
             return
@@ -91,13 +105,18 @@ class StoreStepControl:
         """`refresh` with the store's async API."""
         items: list[Item] = []
         try:
-            while True:
-                page = await self.store.asearch(
-                    self.namespace, filter={"subagent": self.id}, limit=_PAGE, offset=len(items)
-                )
-                items.extend(page)
-                if len(page) < _PAGE:
-                    break
+            for namespace in self.namespaces:
+                found = len(items)
+                while True:
+                    page = await self.store.asearch(
+                        namespace,
+                        filter={"subagent": self.id},
+                        limit=_PAGE,
+                        offset=len(items) - found,
+                    )
+                    items.extend(page)
+                    if len(page) < _PAGE:
+                        break
         except Exception as err:  # the run goes on; the next step reads again
             logger.warning("reading the commands of sub-agent %s failed: %s", self.id, err)
             return
@@ -183,16 +202,20 @@ def for_run(subagent_id: str) -> StoreStepControl | None:
     """
     try:
         store = get_store()
-        thread_id: Any = (get_config().get("configurable") or {}).get("thread_id")
+        configurable = get_config().get("configurable") or {}
     except (RuntimeError, KeyError, AttributeError):
         return None
+    thread_id: Any = configurable.get("thread_id")
     if store is None or thread_id is None:
         return None
+    user = configurable.get("user_id")
+    user_id = user if isinstance(user, str) else None
     key = (id(store), str(thread_id), subagent_id)
     with _RUNS_LOCK:
         control = _RUNS.get(key)
         if control is None or control.store is not store:
-            control = _RUNS[key] = StoreStepControl(store, str(thread_id), subagent_id)
+            control = StoreStepControl(store, str(thread_id), subagent_id, user_id)
+            _RUNS[key] = control
         _RUNS.move_to_end(key)
         while len(_RUNS) > MAX_RUNS:
             _RUNS.popitem(last=False)
