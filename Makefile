@@ -1,4 +1,4 @@
-.PHONY: demo test lint format bench clean cluster cluster-down aegra-venv
+.PHONY: demo test lint format bench clean cluster cluster-down aegra-venv langgraph-pg-venv
 
 PYTHON ?= python3
 VENV := .venv
@@ -50,6 +50,12 @@ cluster-down: $(STAMP)
 ## aegra-venv: Aegra's own venv (Python >= 3.12) at deploy/.venv-aegra, used by the cluster and its tests
 aegra-venv: $(STAMP)
 	$(BIN)/python -c "import sys; sys.path.insert(0, 'deploy'); import cluster as c; c.build_aegra_venv(c.read_settings())"
+
+## langgraph-pg-venv: langgraph-api on the MIT langgraph-runtime-pg runtime (it pins langgraph-api 0.11.1)
+## in a venv of its own, deploy/.venv-langgraph-pg, for the LangGraph Server tests of issue 21
+langgraph-pg-venv: $(STAMP)
+	$(PYTHON) -m venv deploy/.venv-langgraph-pg
+	deploy/.venv-langgraph-pg/bin/pip install --quiet "langgraph-runtime-pg==0.11.1.post1" -e .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

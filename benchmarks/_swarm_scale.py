@@ -24,10 +24,11 @@ from typing import Any
 import openai
 from langchain_core.messages import HumanMessage
 
+import kimi_graph.heap as heap
 from kimi_graph import ChatKimi, create_swarm_graph
 from kimi_graph.tools.calculator import calculator
 
-__all__ = ["CHECKPOINTERS", "scale_rows"]
+__all__ = ["CHECKPOINTERS", "census_tables", "scale_rows"]
 
 CHECKPOINTERS = ("none", "sqlite", "postgres")
 
@@ -149,9 +150,17 @@ async def raw_tool_floor(base_url: str, n: int) -> float:
 
 
 def scale_rows(
-    base_url: str, sizes: list[tuple[int, int]], latency: float, checkpointer: str
+    base_url: str,
+    sizes: list[tuple[int, int]],
+    latency: float,
+    checkpointer: str,
+    *,
+    freeze_heap: bool = False,
 ) -> list[list[str]]:
-    """One table row per (N, max_concurrency): ratios, CPU per sub-agent, the floor."""
+    """One table row per (N, max_concurrency): ratios, CPU per sub-agent, the floor.
+
+    With `freeze_heap`, `kimi_graph.heap.freeze_heap()` runs after the first warm-up.
+    """
     boss = ChatKimi(base_url=base_url, backend="moonshot", api_key="k", max_retries=0)
     rows = []
     for n, conc in sizes:
@@ -166,6 +175,8 @@ def scale_rows(
         with open_checkpointer(checkpointer, sync=True) as saver:
             graph = factory(saver)
             _timed_job(graph, 2, saver)  # warm up: pools, imports, tables
+            if freeze_heap:
+                heap.freeze_heap()
             wall_i, cpu_i, ok_i = _timed_job(graph, n, saver)
         with open_checkpointer(checkpointer, sync=False) as spec:
             asyncio.run(_arun(factory, spec, 2))
@@ -184,6 +195,24 @@ def scale_rows(
             ]
         )
     return rows
+
+
+def census_tables(base_url: str, n: int, checkpointer: str) -> str:
+    """What one invoke of the N-sub-agent job stores in `checkpointer`, per sub-agent."""
+    from _bench import table
+    from _checkpoint_census import OPS_HEADERS, SIZE_HEADERS, SaverCensus, census_rows
+
+    boss = ChatKimi(base_url=base_url, backend="moonshot", api_key="k", max_retries=0)
+    with open_checkpointer(checkpointer, sync=True) as saver:
+        graph = create_swarm_graph(
+            boss, [calculator], max_subagents=n, max_concurrency=n, checkpointer=saver
+        )
+        _timed_job(graph, 2, saver)  # warm up: pools, imports, tables
+        census = SaverCensus(saver)
+        _, _, ok = _timed_job(graph, n, saver)
+    ops, sizes = census_rows(census, n)
+    head = f"{checkpointer}: N = {n} ({ok}/{n} ok with 1 tool call), invoke, per sub-agent"
+    return f"{head}\n{table(OPS_HEADERS, ops)}\n\n{table(SIZE_HEADERS, sizes)}"
 
 
 HEADERS = [

@@ -16,7 +16,8 @@ call) and measures:
 * **abort latency**: ``--aborts`` sub-agents (default 20) each stuck in a model call
   that takes a minute; each is aborted in turn through ``SwarmControl.abort`` and the
   time from the command to its ``aborted`` progress event is taken, on ``invoke`` and
-  on ``ainvoke``. Goal: max < 1 s.
+  on ``ainvoke``, and from the command to the end of its model request as the
+  emulator saw it (the client closed it). Goal: max < 1 s.
 
 Run from the repository root (about a minute)::
 
@@ -133,8 +134,14 @@ def overhead(model: ChatKimi, n: int, repeats: int, postgres: str | None) -> lis
     return rows
 
 
-def abort_latencies(model: ChatKimi, count: int, how: str) -> list[float]:
-    """Seconds from each `abort` to its `aborted` event, `count` sub-agents in turn."""
+def abort_latencies(
+    model: ChatKimi, count: int, how: str, emu: EmulatorProcess
+) -> tuple[list[float], list[float]]:
+    """Seconds from each `abort` to its `aborted` event, `count` sub-agents in turn.
+
+    Also, from the emulator's log, seconds from each `abort` to the end of the aborted
+    sub-agent's model request as the server saw it (the client closed it).
+    """
     store = InMemoryStore()
     control = SwarmControl(store)
     nonce = uuid.uuid4().hex[:6]
@@ -179,8 +186,10 @@ def abort_latencies(model: ChatKimi, count: int, how: str) -> list[float]:
         time.sleep(0.05)
     time.sleep(0.3)  # every model call is in flight
     latencies = []
+    sent_at: dict[str, float] = {}
     for sub in subs:
         sent = time.perf_counter()
+        sent_at[sub["role"]] = time.monotonic()  # the emulator's clock
         control.abort(thread, sub["id"], reason="benchmark")
         while sub["id"] not in seen:
             if time.perf_counter() - sent > 10:
@@ -189,7 +198,15 @@ def abort_latencies(model: ChatKimi, count: int, how: str) -> list[float]:
             time.sleep(0.002)
         latencies.append(seen[sub["id"]] - sent)
     runner.join(60)
-    return latencies
+    time.sleep(0.5)
+    closed = []
+    for record in emu.requests():
+        if record["thinking"]:  # the orchestrator's and the synthesis's
+            continue
+        role = next((r for r in sent_at if f"{nonce} {r[6:]} [[" in record["last_user"]), None)
+        if role is not None and record["finished"] is not None:
+            closed.append(record["finished"] - sent_at[role])
+    return latencies, closed
 
 
 def main() -> None:
@@ -221,7 +238,7 @@ def main() -> None:
         print(f"\nAbort latency: {args.aborts} sub-agents stuck in a model call, aborted in turn")
         abort_rows = []
         for how in ("invoke", "ainvoke"):
-            lat = abort_latencies(model, args.aborts, how)
+            lat, closed = abort_latencies(model, args.aborts, how, emu)
             worst = max(lat)
             abort_rows.append(
                 [
@@ -229,9 +246,17 @@ def main() -> None:
                     f"{1000 * statistics.median(lat):.0f}",
                     f"{1000 * worst:.0f}",
                     f"< {GOAL_ABORT_S:g} s {'ok' if worst < GOAL_ABORT_S else 'MISSED'}",
+                    f"{len(closed)}/{len(lat)}",
+                    f"{1000 * statistics.median(closed):.0f}" if closed else "-",
+                    f"{1000 * max(closed):.0f}" if closed else "-",
                 ]
             )
-        print(table(["path", "median ms", "max ms", "goal"], abort_rows))
+        headers = ["path", "median ms", "max ms", "goal", "closed", "median ms", "max ms"]
+        print(table(headers, abort_rows))
+        print(
+            "(closed: aborted requests the server saw closed while in flight, and the time "
+            "from the abort until it did)"
+        )
 
 
 if __name__ == "__main__":

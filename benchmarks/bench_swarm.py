@@ -46,7 +46,7 @@ from typing import Any
 
 import openai
 from _bench import EmulatorProcess, environment, table  # also puts the repo root on sys.path
-from _swarm_scale import CHECKPOINTERS, scale_rows
+from _swarm_scale import CHECKPOINTERS, census_tables, scale_rows
 from _swarm_scale import HEADERS as SCALE_HEADERS
 from langchain.agents import create_agent
 from langchain_core.language_models import BaseChatModel
@@ -211,17 +211,42 @@ def main() -> None:
         help="N or N:max_concurrency for --tools (default 10,100,300,1000:200)",
     )
     parser.add_argument("--checkpointer", choices=CHECKPOINTERS, default="none")
+    parser.add_argument(
+        "--census",
+        action="store_true",
+        help="with --tools and a --checkpointer: instead of timing, count what one run "
+        "stores per sub-agent (checkpoints, writes, reads, bytes by channel, saver CPU)",
+    )
+    parser.add_argument(
+        "--freeze-heap",
+        action="store_true",
+        help="with --tools: kimi_graph.heap.freeze_heap() after the first warm-up",
+    )
     args = parser.parse_args()
+    if args.census and args.tools and args.checkpointer != "none":
+        with EmulatorProcess(pin=not args.no_pin, latency=args.latency) as emu:
+            print(environment(emu.pinned))
+            for size in args.tool_sizes.split(","):
+                n = int(size.split(":")[0])
+                print(census_tables(emu.base_url("moonshot"), n, args.checkpointer) + "\n")
+        return
     if args.tools:
         with EmulatorProcess(pin=not args.no_pin, latency=args.latency) as emu:
             print(environment(emu.pinned))
-            print(f"latency L = {args.latency:g} s; tool-using sub-agents\n")
+            frozen = "; startup heap frozen" if args.freeze_heap else ""
+            print(f"latency L = {args.latency:g} s; tool-using sub-agents{frozen}\n")
             sizes = [
                 (int(s.split(":")[0]), int(s.split(":")[1]) if ":" in s else int(s))
                 for s in args.tool_sizes.split(",")
                 if s
             ]
-            rows = scale_rows(emu.base_url("moonshot"), sizes, args.latency, args.checkpointer)
+            rows = scale_rows(
+                emu.base_url("moonshot"),
+                sizes,
+                args.latency,
+                args.checkpointer,
+                freeze_heap=args.freeze_heap,
+            )
             print(table(SCALE_HEADERS, rows))
         return
     sizes = [int(s) for s in args.sizes.split(",") if s]

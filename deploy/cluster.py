@@ -248,6 +248,8 @@ class Cluster:
     balancer_port: int = 0
     aegra_ports: list[int] = field(default_factory=list)
     model_env: dict[str, str] = field(default_factory=dict)
+    config: Path = ROOT / "langgraph.json"
+    """The graphs every instance serves (AEGRA_CONFIG); a benchmark may serve its own."""
 
     def __post_init__(self) -> None:
         self.postgres_port = self.postgres_port or free_port()
@@ -405,7 +407,7 @@ class Cluster:
             **self.model_env,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
-            "AEGRA_CONFIG": str(ROOT / "langgraph.json"),
+            "AEGRA_CONFIG": str(self.config),
             "HOST": "127.0.0.1",
             "PORT": str(self.aegra_ports[index]),
         }

@@ -49,7 +49,7 @@ for record in final["subagent_results"]:
     )
 answer = final["messages"][-1]
 print("\nanswer:", answer.content[:400])
-print("swarm:", answer.response_metadata.get("swarm", "answered without sub-agents"))
+print("swarm:", answer.response_metadata["swarm"])  # also when answered alone
 # A real model plans its own split (or answers alone): check what holds for any plan.
 records = final["subagent_results"]
 assert len(records) <= 20  # max_subagents

@@ -26,6 +26,12 @@ Where the lock holds:
   of the thread id, released when the run ends or its connection closes.
 
 Other checkpointers (in-memory, custom ones) are locked in this process only.
+
+A run of a LangGraph server (Aegra, LangGraph Server: its config carries the server's
+``langgraph_auth_user``) is not locked here: the server owns its threads and runs, and
+the advisory lock would hold one connection of the server's checkpointer pool for the
+whole run, so that more concurrent runs than the pool has connections starve each
+other's checkpoint writes (every run waits, then fails with a pool time-out).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from langchain_core.runnables import RunnableConfig, ensure_config
 
 __all__ = [
     "MULTITASK_KEY",
+    "SERVER_RUN_KEY",
     "MultitaskStrategy",
     "ThreadBusyError",
     "athread_lock",
@@ -55,6 +62,9 @@ MultitaskStrategy = Literal["reject", "enqueue"]
 """What a run on a busy thread does: raise `ThreadBusyError`, or wait its turn."""
 MULTITASK_KEY = "multitask_strategy"
 """The ``configurable`` key choosing the strategy of one run."""
+
+SERVER_RUN_KEY = "langgraph_auth_user"
+"""The ``configurable`` key Aegra and LangGraph Server set on every run they execute."""
 
 _POLL = 0.05
 
@@ -92,6 +102,8 @@ def _thread_id(config: RunnableConfig) -> str | None:
     configurable = config.get("configurable") or {}
     if any(str(k).startswith("__pregel_") for k in configurable):
         return None  # inside a running graph: the parent run holds the thread
+    if SERVER_RUN_KEY in configurable:
+        return None  # a run of a LangGraph server: the server holds the thread
     thread = configurable.get("thread_id")
     return None if thread is None else str(thread)
 
@@ -359,19 +371,32 @@ def guard_threads(graph: G) -> G:
 
 
 def _make_guarded(base: type) -> type:
-    def stream(self: Any, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+    def locked_stream(self: Any, input: Any, config: Any, **kwargs: Any) -> Any:
         with thread_lock(self.checkpointer, _merged(self, config)):
             yield from base.stream(self, input, config, **kwargs)  # type: ignore[attr-defined]
 
-    async def astream(
+    async def locked_astream(self: Any, input: Any, config: Any, **kwargs: Any) -> Any:
+        async with athread_lock(self.checkpointer, _merged(self, config)):
+            async for part in base.astream(self, input, config, **kwargs):  # type: ignore[attr-defined]
+                yield part
+
+    # A graph without a checkpointer of its own has no thread to lock (a nested run
+    # that inherits its parent's is part of the parent's run): its stream is the base
+    # class's own, with no wrapper to pass every chunk through.
+    def stream(self: Any, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        if self.checkpointer is None or self.checkpointer is False:
+            return base.stream(self, input, config, **kwargs)  # type: ignore[attr-defined]
+        return locked_stream(self, input, config, **kwargs)
+
+    def astream(
         self: Any,
         input: Any,
         config: RunnableConfig | None = None,
         **kwargs: Any,
     ) -> Any:
-        async with athread_lock(self.checkpointer, _merged(self, config)):
-            async for part in base.astream(self, input, config, **kwargs):  # type: ignore[attr-defined]
-                yield part
+        if self.checkpointer is None or self.checkpointer is False:
+            return base.astream(self, input, config, **kwargs)  # type: ignore[attr-defined]
+        return locked_astream(self, input, config, **kwargs)
 
     return type(
         base.__name__,

@@ -4,6 +4,8 @@
   the sync client.
 - `limited_client`: httpx and aiohttp clients that send every request through the
   endpoint's limiter.
+- `abort`: the sync client's transport, which closes a request in flight when its
+  abort signal fires; `abort_signal`: that signal (a context variable set by the caller).
 - `ratelimit`: one adaptive window per endpoint, shared on 429s by every model,
   thread and event loop.
 - `endpoint`: default timeouts, errors that name the endpoint, malformed responses.

@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from typing import Any, Literal
 
 import openai
 
+from kimi_graph._transport.abort import AbortableTransport
 from kimi_graph._transport.caps import (
     AsyncCappedStream,
     CappedStream,
@@ -262,6 +264,10 @@ def build_sync_client(
 ) -> RateLimitedClient:
     """Return a sync client for the OpenAI SDK that goes through the shared limiter.
 
+    Its transport is `AbortableTransport`: a request made under an `ABORT_SIGNAL` is
+    closed in flight when the signal fires. With a proxy set in the environment and
+    no socket options, httpx's own transport is kept (it honours the proxy).
+
     Args:
         base_url: The API base URL.
         endpoint: The base URL without credentials (the limiter's key).
@@ -271,11 +277,19 @@ def build_sync_client(
         caps: The bounds on one response (None: the defaults).
     """
     kwargs = _client_kwargs(base_url, timeout)
-    if socket_options:
-        kwargs["transport"] = httpx.HTTPTransport(
-            socket_options=list(socket_options), limits=CONNECTION_LIMITS
+    if socket_options or not _environment_proxies():
+        # an abort closes its requests in flight (see `kimi_graph._transport.abort`);
+        # a proxy from the environment is left to httpx's own transport, as before
+        kwargs["transport"] = AbortableTransport(
+            socket_options=list(socket_options) or None, limits=CONNECTION_LIMITS
         )
     return RateLimitedClient(endpoint=endpoint, settings=settings, caps=caps, **kwargs)
+
+
+def _environment_proxies() -> bool:
+    """Whether httpx would route requests through a proxy named in the environment."""
+    proxies = urllib.request.getproxies()
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
 
 
 def build_async_client(

@@ -44,6 +44,7 @@ from kimi_graph._transport.endpoint import (
     require_messages,
     url_secrets,
 )
+from kimi_graph._transport.json_post import AsyncJsonCompletions, JsonCompletions
 from kimi_graph._transport.openai_compat import as_raw_body
 from kimi_graph._transport.pools import pool_for_running_loop, sync_client
 from kimi_graph._transport.ratelimit import RateLimitSettings
@@ -74,6 +75,7 @@ from kimi_graph.chat_models._response_tool import (
     response_tool_as_text,
 )
 from kimi_graph.chat_models._sampling import apply_fixed_sampling, offer_structured_tool
+from kimi_graph.chat_models._signatures import keep_signatures
 from kimi_graph.chat_models._stream_tidy import collecting_raw_arguments
 from kimi_graph.chat_models._structured_output import (
     STRUCTURED_TOOL_KWARG,
@@ -294,7 +296,10 @@ class ChatKimi(BaseChatOpenAI):
                 caps=ResponseCaps(self.max_response_bytes, self.max_response_seconds),
             )
             self.root_client = self.root_client.copy(http_client=client)
-            self.client = self.root_client.chat.completions
+        if self.root_client is not None:
+            self.client = JsonCompletions(self.root_client)
+        if self.root_async_client is not None:
+            self.async_client = AsyncJsonCompletions(self.root_async_client)
         return self
 
     @property
@@ -592,7 +597,7 @@ class ChatKimi(BaseChatOpenAI):
             caps=ResponseCaps(self.max_response_bytes, self.max_response_seconds),
         )
         self.root_async_client = self.root_async_client.copy(http_client=pool)
-        self.async_client = self.root_async_client.chat.completions
+        self.async_client = AsyncJsonCompletions(self.root_async_client)
         self._async_loop = weakref.ref(loop)
 
     def _stream_usage_option(self, kwargs: dict[str, Any]) -> None:
@@ -782,6 +787,9 @@ class ChatKimi(BaseChatOpenAI):
             strict=strict,
             **kwargs,
         )
+
+
+keep_signatures(ChatKimi, "_generate", "_agenerate", "_stream", "_astream")
 
 
 class _StreamReader:

@@ -169,15 +169,17 @@ def _run_once(args: argparse.Namespace, task: str, saver: Any, thread: str | Non
                 f"crash, run the same command without the task and with --thread {thread}"
             )
         from kimi_graph.cli._render import StreamRenderer
+        from kimi_graph.heap import frozen_heap
 
         if store is not None and isinstance(renderer, StreamRenderer):
             from kimi_graph.cli._swarm_keys import SwarmKeys
             from kimi_graph.modes.swarm import SwarmControl
 
-            with SwarmKeys(renderer, SwarmControl(store), thread or ""):
+            with frozen_heap(), SwarmKeys(renderer, SwarmControl(store), thread or ""):
                 stream_graph(graph, task, renderer, config=config, resume=resume)
         else:
-            stream_graph(graph, task, renderer, config=config, resume=resume)
+            with frozen_heap():  # the startup heap stays out of GC scans during the run
+                stream_graph(graph, task, renderer, config=config, resume=resume)
     finally:
         if emu is not None:
             emu.stop()

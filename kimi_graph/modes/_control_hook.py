@@ -13,6 +13,9 @@ agent loop brings such a control up to date with `refresh` / `arefresh` before e
 model call and tool step; for the other controls those do nothing.
 
 Outside a controlled swarm there is no control and the agent loop behaves as before.
+
+`activate` also makes the control the transport's `ABORT_SIGNAL`, so an abort closes
+the sub-agent's sync model requests in flight and refuses any later one.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any, Protocol
 
 from langchain_core.messages import AnyMessage, HumanMessage, ToolMessage
 
+from kimi_graph._transport.abort_signal import ABORT_SIGNAL
 from kimi_graph.context import KimiContext, current_context
 
 __all__ = [
@@ -33,6 +37,7 @@ __all__ = [
     "CONTROL_KEY",
     "WRAP_UP",
     "SubagentAbortedError",
+    "activate",
     "StepControl",
     "arefresh",
     "cancelled_tool_messages",
@@ -185,6 +190,23 @@ def steer_waiting(messages: Sequence[AnyMessage]) -> bool:
 
 
 _LOOP_ENDS = frozenset({"step_limit", "tool_budget"})
+
+
+@contextlib.contextmanager
+def activate(control: StepControl) -> Iterator[None]:
+    """Within the block, `control` steers the agent loop and its abort closes requests.
+
+    It is both the agent loop's `StepControl` and the transport's abort signal (see
+    `kimi_graph._transport.abort`): on abort, a sync model request in flight is closed
+    and no later request of this context is sent.
+    """
+    step = ACTIVE.set(control)
+    signal = ABORT_SIGNAL.set(control)
+    try:
+        yield
+    finally:
+        ABORT_SIGNAL.reset(signal)
+        ACTIVE.reset(step)
 
 
 @contextlib.contextmanager

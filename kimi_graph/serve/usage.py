@@ -24,6 +24,39 @@ class UsageCollector(UsageMetadataCallbackHandler):
     run_inline = True
     """Called on the event loop itself: counting is cheap and needs no thread."""
 
+    # Only `on_llm_end` carries usage: langchain-core's callback managers skip this
+    # handler for every other event (each graph, node and model start, ...).
+
+    @property
+    def ignore_chain(self) -> bool:
+        """Chain (graph, node) events are not dispatched to this handler."""
+        return True
+
+    @property
+    def ignore_chat_model(self) -> bool:
+        """Chat-model start events are not dispatched (their end events are)."""
+        return True
+
+    @property
+    def ignore_agent(self) -> bool:
+        """Agent events are not dispatched to this handler."""
+        return True
+
+    @property
+    def ignore_retriever(self) -> bool:
+        """Retriever events are not dispatched to this handler."""
+        return True
+
+    @property
+    def ignore_retry(self) -> bool:
+        """Retry events are not dispatched to this handler."""
+        return True
+
+    @property
+    def ignore_custom_event(self) -> bool:
+        """Custom events (a swarm's progress) are not dispatched to this handler."""
+        return True
+
     def openai_usage(self) -> dict[str, Any]:
         """The totals over every model as OpenAI's `usage` object.
 

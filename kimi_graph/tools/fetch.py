@@ -92,17 +92,43 @@ class FetchURLInput(BaseModel):
 
 
 class _Watchdog:
-    """Close an httpx client from a timer thread once its deadline passes."""
+    """End a sync fetch from a timer thread once its deadline passes (or on abort).
+
+    Closing a socket from another thread does not wake a read blocked on it (Linux
+    keeps the socket open until the read returns), so the watchdog shuts down the
+    sockets its requests opened, which it learns of through httpcore's `trace`
+    request extension, then closes the client.
+    """
 
     def __init__(self, seconds: float, client: httpx.Client) -> None:
         self.fired = False
         self._client = client
+        self._sockets: list[Any] = []
+        self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self.fire)
         self._timer.daemon = True
 
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """Keep the socket of each new connection (the `trace` callback of httpcore)."""
+        if event not in _CONNECTED:
+            return
+        stream = info.get("return_value")
+        sock = None if stream is None else stream.get_extra_info("socket")
+        if sock is None:
+            return
+        with self._lock:
+            if not self.fired:
+                self._sockets.append(sock)
+                return
+        _shutdown(sock)  # fired while connecting
+
     def fire(self) -> None:
-        """Close the client now (the deadline passed, or the sub-agent was aborted)."""
-        self.fired = True
+        """End the fetch now (the deadline passed, or the sub-agent was aborted)."""
+        with self._lock:
+            self.fired = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shutdown(sock)
         with contextlib.suppress(Exception):
             self._client.close()
 
@@ -112,6 +138,16 @@ class _Watchdog:
 
     def __exit__(self, *exc: object) -> None:
         self._timer.cancel()
+
+
+_CONNECTED = frozenset({"connection.connect_tcp.complete", "connection.start_tls.complete"})
+"""The `trace` events whose `return_value` is a new connection's network stream."""
+
+
+def _shutdown(sock: Any) -> None:
+    """Shut `sock` down both ways (a TLS socket too), ending a read blocked on it."""
+    with contextlib.suppress(OSError, TypeError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class FetchURLTool(BaseTool):
@@ -166,16 +202,16 @@ class FetchURLTool(BaseTool):
         deadline = time.monotonic() + self.timeout
         current = _parse_url(url, original=url)
         # httpx's read timeout restarts with every byte, so a server trickling its
-        # headers or body holds a blocking read far past `timeout`; the watchdog closes
-        # the client's sockets at the deadline, which ends any read in progress.
+        # headers or body holds a blocking read far past `timeout`; the watchdog shuts
+        # the client's sockets down at the deadline, which ends any read in progress.
         client = httpx.Client(trust_env=False, follow_redirects=False)
         watchdog = _Watchdog(self.timeout, client)
         try:
-            # the watchdog, and an aborted swarm sub-agent, close the client's sockets
+            # the watchdog, and an aborted swarm sub-agent, shut the client's sockets down
             with watchdog, client, on_abort(watchdog.fire):
                 for _hop in range(self.max_redirects + 1):
                     addresses = self._check(current, _resolve(current), url if _hop else None)
-                    response = self._send(client, current, addresses, deadline)
+                    response = self._send(client, current, addresses, deadline, watchdog)
                     try:
                         location = self._redirect_target(response, current, url)
                         if location is not None:
@@ -255,14 +291,21 @@ class FetchURLTool(BaseTool):
         return addresses
 
     def _send(
-        self, client: httpx.Client, url: httpx.URL, addresses: list[str], deadline: float
+        self,
+        client: httpx.Client,
+        url: httpx.URL,
+        addresses: list[str],
+        deadline: float,
+        watchdog: _Watchdog,
     ) -> httpx.Response:
         """Send to the checked addresses in turn until one accepts the connection."""
         for address in addresses[:-1]:
             request = self._build_request(client, url, address, deadline)
+            request.extensions["trace"] = watchdog.trace
             with contextlib.suppress(httpx.ConnectError):
                 return client.send(request, stream=True)
         request = self._build_request(client, url, addresses[-1], deadline)
+        request.extensions["trace"] = watchdog.trace
         return client.send(request, stream=True)
 
     async def _asend(

@@ -325,19 +325,17 @@ class SubagentControl:
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
-        """Make this the `StepControl` of the agent loop run inside."""
-        token = hook.ACTIVE.set(self)
-        try:
+        """Make this the `StepControl` (and abort signal) of the agent loop run inside."""
+        with hook.activate(self):
             yield
-        finally:
-            hook.ACTIVE.reset(token)
 
     def run_thread(self, work: Callable[[], None]) -> bool:
         """Run `work` on a thread of its own; False if an abort came first.
 
-        The thread is not killed: the abandoned run makes no further request (the
-        agent loop checks before each model call) and gives its slots back when
-        its current step ends.
+        The thread is not killed: its model request in flight is closed (this control
+        is the transport's abort signal, see `_control_hook.activate`), it makes no
+        further request (the agent loop checks before each model call, the transport
+        refuses any later request) and gives its slots back when its current step ends.
         """
 
         def target() -> None:

@@ -21,6 +21,7 @@ from kimi_graph.modes.swarm._context import (
 )
 from kimi_graph.modes.swarm._prompts import ASSIGN_TASK
 from kimi_graph.modes.swarm._settings import SwarmSettings
+from kimi_graph.modes.swarm._summary import swarm_summary
 from kimi_graph.state import SubagentResult, SubagentTask, SwarmState
 
 
@@ -163,6 +164,11 @@ def plan_round(
     earlier_usage = state.get("orchestrator_usage") if continuing else None
     if earlier_usage:
         spent = total_usage(earlier_usage, spent)
+    if not calls and not round_before:
+        # answered alone: the final answer carries the summary a synthesis would give
+        summary = swarm_summary([], [], spent, sum_usage([]))
+        metadata = {**response.response_metadata, "swarm": summary}
+        response = response.model_copy(update={"response_metadata": metadata})
     update: dict[str, Any] = {
         "messages": [response, *replies],
         "orchestrator_usage": spent,

@@ -4,14 +4,19 @@ A swarm whose sub-agents run on a LangGraph engine (Aegra, LangGraph Server) tal
 the engine's HTTP API itself instead of through `RemoteGraph.stream`, for three reasons:
 
 - **One run per sub-agent.** The remote thread is keyed by the swarm's thread and the
-  sub-agent (`subagent_thread_id`); before starting a run the branch looks at the runs the
-  thread already has. A resumed swarm joins the run that is still going, or takes the
-  result of the one that finished, instead of starting another.
+  sub-agent (`subagent_thread_id`). A branch that LangGraph resumes (a swarm resumed from
+  its checkpoint, a retried task) or that lost its first request looks at the runs the
+  thread already has: it joins the run that is still going, or takes the result of the
+  one that finished, instead of starting another. A branch's first attempt in a fresh
+  step has no run to find, so it creates thread and run in one request.
 - **Failover.** Thread and run live in the engine's shared database, so when the instance
   a branch talks to dies (or a balancer in front of it answers 502/503), the branch joins
   the same run through the next URL of the deployment. The engine re-runs the run of a
   dead worker once its lease expires; the branch waits for that run, it starts none.
   A URL that refuses connections is skipped by new sub-agents for `retry_after` seconds.
+- **A 5xx is not the end.** An instance may answer 500 to a run it created (e.g. out of
+  Redis connections for the event stream): the branch looks for the run and joins it,
+  up to `SERVER_ERROR_TRIES` times.
 - **The result is the thread's state.** Unless the event stream ended with the run's
   success and a final answer, the branch reads the run's status and the thread's final
   state, so an event stream that missed the end does not lose the answer. The run's
@@ -20,7 +25,10 @@ the engine's HTTP API itself instead of through `RemoteGraph.stream`, for three 
   keys (langgraph-api answers 400 to `configurable` and `context` together).
 
 Events of the remote run (`subgraphs=True`) are forwarded to the swarm's own stream under
-the branch's namespace, as `RemoteGraph` does.
+the branch's namespace, as `RemoteGraph` does. The run streams only what the branch
+reads (`values`, which also carries an interrupt) and the modes the swarm's own stream
+asks for, with subgraph events only when there is such a stream: every event costs the
+engine a serialisation and a publication (Aegra: Redis) per run.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph._internal._constants import (
     CONF,
     CONFIG_KEY_CHECKPOINT_NS,
+    CONFIG_KEY_RESUMING,
     CONFIG_KEY_STREAM,
     NS_SEP,
 )
@@ -78,6 +87,9 @@ ACTIVE = frozenset({"pending", "running"})
 """Run statuses of a run that has not ended."""
 FAILOVER_STATUSES = frozenset({502, 503, 504})
 """Answers of a balancer (or a proxy) whose instance is gone: try another URL."""
+SERVER_ERROR_TRIES = 3
+"""Requests of one sub-agent answered with another 5xx before it is failed: an overloaded
+instance may answer 500 after creating the run, which the next try then joins."""
 
 
 class RemoteSubagentError(RuntimeError):
@@ -265,6 +277,8 @@ class _RemoteRun:
         self.inputs = inputs
         self.context = {k: v for k, v in asdict(context or KimiContext()).items() if v is not None}
         self.recursion_limit = config.get("recursion_limit")
+        # Only a resumed (or retried) branch can find a run of its own on the thread.
+        self.may_exist = bool(configurable.get(CONFIG_KEY_RESUMING))
         self.parent_stream = configurable.get(CONFIG_KEY_STREAM)
         caller_ns = configurable.get(CONFIG_KEY_CHECKPOINT_NS)
         self.caller_ns: tuple[str, ...] = tuple(caller_ns.split(NS_SEP)) if caller_ns else ()
@@ -274,7 +288,7 @@ class _RemoteRun:
         self.last_values: dict[str, Any] = {}
 
     def _modes(self) -> list[str]:
-        modes = {"values", "updates"}
+        modes = {"values"}
         if self.parent_stream is not None:
             modes |= set(self.parent_stream.modes)
         if "messages" in modes:
@@ -284,6 +298,7 @@ class _RemoteRun:
 
     async def values(self) -> AsyncIterator[dict[str, Any]]:
         failing_since: float | None = None
+        server_errors = 0
         url = self.graph.url
         while True:
             url = self.deployment.order(url)[0]
@@ -297,6 +312,12 @@ class _RemoteRun:
                         self.deployment.mark_up(url)
                         return  # the stream's end said success and held the answer
                     status, final = await self._result(url)
+            except _ServerError:
+                server_errors += 1
+                if server_errors >= SERVER_ERROR_TRIES:
+                    raise
+                await asyncio.sleep(0.5 * server_errors)
+                continue
             except (httpx.TransportError, _Unavailable) as err:
                 self.deployment.mark_down(url)
                 now = time.monotonic()
@@ -325,7 +346,7 @@ class _RemoteRun:
         client = self.deployment.client()
         base = f"{url}/threads/{self.thread_id}"
         self.ended = None
-        if self.run_id is None:
+        if self.run_id is None and self.may_exist:
             await _request(
                 client,
                 "POST",
@@ -337,16 +358,19 @@ class _RemoteRun:
             # while a run is in flight.)
             self.run_id = await self._existing_run(url)
         if self.run_id is None:
+            # should this request get no answer, the run may exist all the same
+            self.may_exist = True
             body = {
                 "assistant_id": self.graph.assistant_id,
                 "input": _jsonable(self.inputs),
                 "context": self.context,
                 "config": {"recursion_limit": self.recursion_limit} if self.recursion_limit else {},
                 "stream_mode": self._modes(),
-                "stream_subgraphs": True,
+                "stream_subgraphs": self.parent_stream is not None,
                 "stream_resumable": True,
                 "on_disconnect": "continue",
                 "multitask_strategy": "reject",
+                "if_not_exists": "create",
             }
             request = client.build_request("POST", f"{base}/runs/stream", json=body)
         else:
@@ -378,12 +402,14 @@ class _RemoteRun:
                     return
                 mode, ns = _split_event(event)
                 self._forward(mode, ns, data)
-                if mode == "updates" and not ns and isinstance(data, dict):
-                    if "__interrupt__" in data and self.caller_ns:
-                        raise GraphInterrupt([Interrupt(**i) for i in data["__interrupt__"]])
-                if mode == "values" and not ns and isinstance(data, dict):
-                    self.last_values = data
-                    yield data
+                if ns or mode not in ("values", "updates") or not isinstance(data, dict):
+                    continue
+                if "__interrupt__" in data and self.caller_ns:
+                    raise GraphInterrupt([Interrupt(**i) for i in data["__interrupt__"]])
+                if mode == "values":
+                    values = {k: v for k, v in data.items() if k != "__interrupt__"}
+                    self.last_values = values
+                    yield values
         finally:
             await response.aclose()
 
@@ -425,6 +451,10 @@ class _Unavailable(Exception):
     """An instance answered that it cannot serve (a balancer's 502/503/504)."""
 
 
+class _ServerError(RemoteSubagentError):
+    """An instance answered another 5xx: what was asked may have taken effect."""
+
+
 async def _check(response: httpx.Response, url: str) -> None:
     if response.status_code in FAILOVER_STATUSES:
         raise _Unavailable(f"{url} answered {response.status_code}")
@@ -432,7 +462,7 @@ async def _check(response: httpx.Response, url: str) -> None:
         body = (await response.aread()).decode(errors="replace")[:300]
         request = response.request
         msg = f"{request.method} {request.url} answered {response.status_code}: {body}"
-        raise RemoteSubagentError(msg)
+        raise _ServerError(msg) if response.status_code >= 500 else RemoteSubagentError(msg)
 
 
 async def _request(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> Any:

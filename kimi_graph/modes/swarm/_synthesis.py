@@ -7,10 +7,11 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, RemoveMessage, SystemMessage
 
-from kimi_graph._turns import sum_usage, total_usage
+from kimi_graph._turns import sum_usage
 from kimi_graph.modes.swarm import _prompts as prompts
 from kimi_graph.modes.swarm._context import compact_for_synthesis
 from kimi_graph.modes.swarm._subagent import describe
+from kimi_graph.modes.swarm._summary import swarm_summary
 from kimi_graph.state import SubagentResult, SwarmState
 
 
@@ -80,21 +81,7 @@ def finish(state: SwarmState, response: AIMessage) -> dict[str, Any]:
             names = ", ".join(f"{r['id']} ({r['role'] or 'no role'})" for r in missing)
             text = f"{text}\n\n{label}: {names}."
     orchestrator = state.get("orchestrator_usage") or sum_usage([])
-    subagents = total_usage(*(r["usage"] for r in results if "usage" in r))
-    synthesis = sum_usage([response])
-    summary = {
-        "subagents": len(results),
-        "failed": len(failed),
-        "partial": len(partial),
-        "critical_steps": sum(per_round) + 1,
-        "critical_steps_per_round": per_round,
-        "usage": total_usage(orchestrator, subagents, synthesis),
-        "usage_by_part": {
-            "orchestrator": orchestrator,
-            "subagents": subagents,
-            "synthesis": synthesis,
-        },
-    }
+    summary = swarm_summary(results, per_round, orchestrator, sum_usage([response]))
     metadata = {**response.response_metadata, "swarm": summary}
     final = response.model_copy(update={"content": text, "response_metadata": metadata})
     out: list[Any] = [final]

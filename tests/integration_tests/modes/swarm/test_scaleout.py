@@ -263,12 +263,19 @@ def test_swarm_server_run_survives_kill_9_of_its_host(both_up: AegraCluster) -> 
 
 class _StreamCutter:
     """A loopback TCP proxy that cuts every event stream right after its first bytes,
-    as a balancer or a network that drops long responses would."""
+    as a balancer or a network that drops long responses would (`cut=False`: it only
+    passes the bytes on). `requests` lists the HTTP requests it saw ("POST /path").
+    With `fail_creates=n` it answers 500 instead of the first n event streams of
+    `POST .../runs/stream`, after the engine got the request (the run exists)."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, cut: bool = True, fail_creates: int = 0) -> None:
         host, port = upstream.removeprefix("http://").split(":")
         self.upstream = (host, int(port))
+        self.cut = cut
+        self.fail_creates = fail_creates
+        self.failed = 0
         self.cuts = 0
+        self.requests: list[str] = []
         self.loop = asyncio.new_event_loop()
         self.server: asyncio.base_events.Server | None = None
         ready = threading.Event()
@@ -292,16 +299,27 @@ class _StreamCutter:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(*self.upstream)
 
+        last: list[str] = [""]
+
         async def pump_up() -> None:
             while data := await reader.read(65536):
+                for found in _REQUEST_LINE.finditer(data):
+                    last[0] = f"{found[1].decode()} {found[2].decode()}"
+                    self.requests.append(last[0])
                 up_writer.write(data)
                 await up_writer.drain()
 
         async def pump_down() -> None:
             while data := await up_reader.read(65536):
+                create = last[0].startswith("POST ") and last[0].endswith("/runs/stream")
+                if create and b"text/event-stream" in data and self.failed < self.fail_creates:
+                    self.failed += 1
+                    writer.write(_ERROR_500)
+                    await writer.drain()
+                    return
                 writer.write(data)
                 await writer.drain()
-                if b"text/event-stream" in data:
+                if self.cut and b"text/event-stream" in data:
                     self.cuts += 1
                     return
 
@@ -328,6 +346,57 @@ class _StreamCutter:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()
+
+
+_REQUEST_LINE = re.compile(rb"(GET|POST|PATCH|DELETE) (/\S*) HTTP/1\.1\r\n")
+_ERROR_500 = (
+    b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\n"
+    b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error"
+)
+
+
+def test_a_fresh_subagent_costs_the_engine_one_request(both_up: AegraCluster) -> None:
+    """A sub-agent of a fresh swarm step cannot have a run yet: it creates its thread and
+    run and streams it in one request (no thread creation, no runs lookup, no state read
+    once the stream ended with the answer). A resumed one looks first (the kill tests)."""
+    aegra = both_up
+    counter = _StreamCutter(aegra.urls[0], cut=False)
+    try:
+        nonce = uuid.uuid4().hex[:8]
+        script, tasks = _script(nonce, 3, 0.2)
+        remote = RemoteGraph("agent", url=counter.url, name="counted")
+        out = _swarm(aegra.emulator, remote).invoke(
+            {"messages": [("user", script)]}, {"configurable": {"thread_id": nonce}}
+        )
+    finally:
+        counter.close()
+    runs = _executions(aegra, nonce)
+    _check(out, tasks, runs)
+    assert max(runs.values()) == 1
+    assert len(counter.requests) == len(tasks), counter.requests
+    assert all(re.fullmatch(r"POST /threads/[0-9a-f-]+/runs/stream", r) for r in counter.requests)
+
+
+def test_a_500_after_the_run_was_created_joins_that_run(both_up: AegraCluster) -> None:
+    """An overloaded instance answers 500 to a run it created (Aegra out of Redis
+    connections for the stream): the sub-agent finds that run and joins it; it executes
+    once and no second run is made."""
+    aegra = both_up
+    proxy = _StreamCutter(aegra.urls[0], cut=False, fail_creates=3)
+    try:
+        nonce = uuid.uuid4().hex[:8]
+        script, tasks = _script(nonce, 3, 1.0)
+        remote = RemoteGraph("agent", url=proxy.url, name="flaky")
+        out = _swarm(aegra.emulator, remote).invoke(
+            {"messages": [("user", script)]}, {"configurable": {"thread_id": nonce}}
+        )
+    finally:
+        proxy.close()
+    runs = _executions(aegra, nonce)
+    _check(out, tasks, runs)
+    assert proxy.failed == 3
+    assert max(runs.values()) == 1
+    assert _runs_of(aegra, nonce) == {"success": 3}  # one run per sub-agent
 
 
 def test_a_stream_cut_before_its_end_still_gets_the_result(both_up: AegraCluster) -> None:

@@ -97,6 +97,12 @@ def test_orchestrator_answers_alone(kimi, emulator) -> None:
     assert out["subagent_results"] == []
     assert out["critical_steps"] == [1]
     assert len(requests_since(emulator, mark)) == 1
+    summary = _final(out).response_metadata["swarm"]
+    assert summary["subagents"] == summary["failed"] == summary["partial"] == 0
+    assert summary["critical_steps"] == 1
+    assert summary["usage"] == _final(out).usage_metadata
+    assert summary["usage_by_part"]["orchestrator"] == _final(out).usage_metadata
+    assert summary["usage_by_part"]["subagents"]["total_tokens"] == 0
 
 
 @pytest.mark.parametrize("run", ["invoke", "ainvoke"])
