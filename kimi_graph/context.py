@@ -111,6 +111,16 @@ class KimiContext:
             )
         ),
     ] = None
+    subagent_id: Annotated[
+        str | None,
+        Field(
+            description=(
+                "Set by a controllable swarm on the runs of its remote sub-agents: the run "
+                "reads steer and cancel commands for this id from its store (under "
+                "('kimi_graph', 'control', <thread_id>)) before each model call and tool step."
+            )
+        ),
+    ] = None
 
     def __post_init__(self) -> None:
         if self.reasoning_effort is not None:
@@ -147,6 +157,11 @@ class KimiContext:
                 )
                 raise ValueError(msg)
             object.__setattr__(self, "subagent_urls", tuple(self.subagent_urls))
+        if self.subagent_id is not None and (
+            not isinstance(self.subagent_id, str) or not self.subagent_id
+        ):
+            msg = f"KimiContext.subagent_id must be a non-empty string, got {self.subagent_id!r}."
+            raise ValueError(msg)
 
 
 def current_context() -> KimiContext:

@@ -4,8 +4,15 @@ A swarm branch that can be steered sets `ACTIVE` (a context variable, so LangGra
 nodes of the nested agent graph see it on their threads and tasks) to an object of
 the `StepControl` protocol. The agent loop asks it, before each model call, for
 messages to add (steers, the wrap-up request of a cancel) and, before each tool
-step, whether tools may still run. Outside a controlled swarm `ACTIVE` is None and
-the agent loop behaves as before.
+step, whether tools may still run.
+
+A sub-agent that runs as a run of a LangGraph server (a swarm's remote sub-agent)
+has no `ACTIVE`: its swarm marks the run with `KimiContext.subagent_id`, and its
+control is read from the run's own store (`kimi_graph.modes._store_control`). The
+agent loop brings such a control up to date with `refresh` / `arefresh` before each
+model call and tool step; for the other controls those do nothing.
+
+Outside a controlled swarm there is no control and the agent loop behaves as before.
 
 `activate` also makes the control the transport's `ABORT_SIGNAL`, so an abort closes
 the sub-agent's sync model requests in flight and refuses any later one.
@@ -14,6 +21,7 @@ the sub-agent's sync model requests in flight and refuses any later one.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, Protocol
@@ -21,6 +29,7 @@ from typing import Any, Protocol
 from langchain_core.messages import AnyMessage, HumanMessage, ToolMessage
 
 from kimi_graph._transport.abort_signal import ABORT_SIGNAL
+from kimi_graph.context import KimiContext, current_context
 
 __all__ = [
     "ACTIVE",
@@ -30,10 +39,13 @@ __all__ = [
     "SubagentAbortedError",
     "activate",
     "StepControl",
+    "arefresh",
     "cancelled_tool_messages",
     "control_message",
+    "current",
     "is_control_message",
     "on_abort",
+    "refresh",
     "refused_tools",
     "report_steps",
     "steer_step",
@@ -83,6 +95,60 @@ class StepControl(Protocol):
 ACTIVE: ContextVar[StepControl | None] = ContextVar("kimi_graph_step_control", default=None)
 
 
+def current() -> StepControl | None:
+    """The control of the running sub-agent: `ACTIVE`, else a store-backed one, else None.
+
+    A run marked with `KimiContext.subagent_id` (a swarm's remote sub-agent) reads its
+    commands from its store; any other run without `ACTIVE` has none.
+    """
+    control = ACTIVE.get()
+    if control is not None:
+        return control
+    subagent = _marked()
+    if subagent is None:
+        return None
+    from kimi_graph.modes._store_control import for_run  # loaded only when marked
+
+    return for_run(subagent)
+
+
+@functools.cache
+def _get_runtime() -> Callable[[], Any]:
+    """LangGraph's `get_runtime`, imported on first use (the CLI's renderer needs none)."""
+    from langgraph.runtime import get_runtime
+
+    return get_runtime
+
+
+def _marked() -> str | None:
+    """The run's `KimiContext.subagent_id` (a dict context's too), or None; kept cheap."""
+    try:
+        context = _get_runtime()().context
+    except (RuntimeError, KeyError, AttributeError):
+        return None
+    if isinstance(context, KimiContext):
+        return context.subagent_id
+    if isinstance(context, dict):
+        return current_context().subagent_id if context.get("subagent_id") else None
+    return None
+
+
+def refresh() -> None:
+    """Bring a store-backed control up to date (one store read); nothing for the others."""
+    control = current()
+    read = getattr(control, "refresh", None)
+    if read is not None:
+        read()
+
+
+async def arefresh() -> None:
+    """`refresh` with the store's async API (an async node on a server's event loop)."""
+    control = current()
+    read = getattr(control, "arefresh", None)
+    if read is not None:
+        await read()
+
+
 def control_message(text: str, kind: str, message_id: str) -> HumanMessage:
     """A user message added by the control plane (kept out of turn counting)."""
     return HumanMessage(content=text, id=message_id, additional_kwargs={CONTROL_KEY: kind})
@@ -104,7 +170,7 @@ def steer_step(messages: Sequence[AnyMessage]) -> tuple[list[HumanMessage], str 
     Messages already in `messages` (a resumed run's checkpointed transcript) are not
     returned again, so a steer reaches the sub-agent exactly once.
     """
-    control = ACTIVE.get()
+    control = current()
     if control is None:
         return [], None
     added, reason = control.before_model(messages)
@@ -114,7 +180,7 @@ def steer_step(messages: Sequence[AnyMessage]) -> tuple[list[HumanMessage], str 
 
 def steer_waiting(messages: Sequence[AnyMessage]) -> bool:
     """True when a steer came during the sub-agent's final call: it gets one more."""
-    control = ACTIVE.get()
+    control = current()
     if control is None or not messages:
         return False
     last = messages[-1]
@@ -151,7 +217,7 @@ def on_abort(callback: Callable[[], None]) -> Iterator[None]:
     sandboxed process is killed, a download's connection closed. Outside a controlled
     swarm it does nothing.
     """
-    control = ACTIVE.get()
+    control = current()
     if control is None:
         yield
         return
@@ -164,13 +230,13 @@ def on_abort(callback: Callable[[], None]) -> Iterator[None]:
 
 def refused_tools() -> str | None:
     """Why tools may no longer run in this sub-agent (cancelled), or None."""
-    control = ACTIVE.get()
+    control = current()
     return None if control is None else control.tools_refused()
 
 
 def report_steps(steps: int) -> None:
     """Tell the control plane how many model calls the sub-agent made."""
-    control = ACTIVE.get()
+    control = current()
     if control is not None:
         control.after_model(steps)
 

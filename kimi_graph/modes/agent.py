@@ -286,14 +286,20 @@ class AgentNodes:
 
     def call_model(self, state: AgentLoopState, config: RunnableConfig) -> dict[str, Any]:
         """The model node (sync)."""
+        control.refresh()  # a remote sub-agent's commands, from its store
         llm, messages, kwargs, stop, context, steering = self._request(state)
         response = stop or llm.invoke(messages, config, **kwargs)
+        if _final(response):
+            control.refresh()  # a steer sent during the final call gets one more
         return self._finish(state, response, context, steering)
 
     async def acall_model(self, state: AgentLoopState, config: RunnableConfig) -> dict[str, Any]:
         """The model node (async)."""
+        await control.arefresh()  # a remote sub-agent's commands, from its store
         llm, messages, kwargs, stop, context, steering = self._request(state)
         response = stop or await llm.ainvoke(messages, config, **kwargs)
+        if _final(response):
+            await control.arefresh()  # a steer sent during the final call gets one more
         return self._finish(state, response, context, steering)
 
     def run_tools(self, state: AgentLoopState, config: RunnableConfig) -> dict[str, Any]:
@@ -301,6 +307,7 @@ class AgentNodes:
         last = state["messages"][-1]
         if not isinstance(last, AIMessage):  # reached only after a model turn
             return {"messages": []}
+        control.refresh()
         cancelled = control.refused_tools()  # a cancelled sub-agent starts no new tool
         if cancelled is not None:
             return {"messages": control.cancelled_tool_messages(last, cancelled)}
@@ -315,6 +322,7 @@ class AgentNodes:
         last = state["messages"][-1]
         if not isinstance(last, AIMessage):  # reached only after a model turn
             return {"messages": []}
+        await control.arefresh()
         cancelled = control.refused_tools()  # a cancelled sub-agent starts no new tool
         if cancelled is not None:
             return {"messages": control.cancelled_tool_messages(last, cancelled)}
@@ -323,6 +331,11 @@ class AgentNodes:
         if run.tool_calls and self.tool_node is not None:
             out = _tool_messages(await self.tool_node.ainvoke(_with_last(state, run), config))
         return {"messages": [*out, *refused, *_malformed_call_messages(last)]}
+
+
+def _final(response: AIMessage) -> bool:
+    """Whether a model answer calls no tool (the loop would end after it)."""
+    return not (response.tool_calls or response.invalid_tool_calls)
 
 
 def _with_last(state: AgentLoopState, message: AIMessage) -> AgentLoopState:

@@ -33,6 +33,7 @@ from langchain_core.messages import AnyMessage, HumanMessage
 from langgraph.config import get_config, get_store
 from langgraph.store.base import BaseStore, PutOp
 
+from kimi_graph._turns import after_last_user
 from kimi_graph.modes import _control_hook as hook
 from kimi_graph.state import SubagentTask
 
@@ -153,6 +154,9 @@ class SubagentControl:
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = []
         self._on_abort: dict[int, Callable[[], None]] = {}
         self.feed: CommandFeed | None = None
+        self._forward: Callable[[str, str, str], None] | None = None
+        self._to_forward: list[tuple[str, str, str]] = []  # (key, action, text)
+        self._delivered: set[str] = set()
 
     # -- the commands ---------------------------------------------------------------
 
@@ -163,21 +167,58 @@ class SubagentControl:
             if command.key in self.applied:
                 return
             self.applied.add(command.key)
+            forwarded: tuple[str, str, str] | None = None
             if command.action == "steer":
                 self.steers.append(command)
+                forwarded = (command.key, "steer", command.text)
             elif command.action == "cancel":
                 self.cancel_reason = self.cancel_reason or (command.text or "cancelled")
+                forwarded = (command.key, "cancel", self.cancel_reason)
             elif command.action == "stop":
                 text = f"{STOPPED}: {command.text}" if command.text else STOPPED
                 self.cancel_reason = self.cancel_reason or text
+                forwarded = (command.key, "cancel", self.cancel_reason)
             elif command.action == "abort" and self.abort_reason is None:
                 self.abort_reason = command.text or "aborted"
                 waiters, self._waiters = self._waiters, []
+            forward = self._forward
+            if forwarded is not None:
+                self._to_forward.append(forwarded)
+        if forwarded is not None and forward is not None:
+            forward(*forwarded)
         if command.action == "abort":
             self.woken.set()
             for loop, future in waiters:
                 loop.call_soon_threadsafe(_settle, future)
             self._run_abort_callbacks()
+
+    def forward_to(self, forward: Callable[[str, str, str], None]) -> None:
+        """Hand steers and cancels to `forward(key, action, text)`: a remote sub-agent's.
+
+        The commands taken before are handed over at once; a `stop` goes as a cancel
+        with its reason.
+        """
+        with self._lock:
+            self._forward = forward
+            earlier = list(self._to_forward)
+        for item in earlier:
+            forward(*item)
+
+    def observe(self, messages: Sequence[AnyMessage]) -> None:
+        """A remote sub-agent's transcript as its server streams it: steps, steers delivered.
+
+        (A local sub-agent reports these from its agent loop instead.)
+        """
+        if self._forward is None:
+            return
+        for message in messages:
+            key = (message.id or "").removeprefix("kimi-steer-")
+            if key != message.id and key not in self._delivered:
+                self._delivered.add(key)
+                self._event("steered", key=key, text=message.text)
+        steps = sum(m.type == "ai" for m in after_last_user(messages))
+        if steps != self.steps:
+            self.after_model(steps)
 
     def add_abort_callback(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call `callback` on abort (at once if already aborted); returns its remover."""
@@ -688,10 +729,8 @@ def _sdk_client(graph: Any, *, sync: bool) -> Any:
     and headers, from which one is made.
     """
     from kimi_graph.modes.swarm._remote import RemoteSubagentGraph
+    from kimi_graph.modes.swarm._remote_control import sdk_client
 
     if isinstance(graph, RemoteSubagentGraph):
-        from langgraph_sdk import get_client, get_sync_client
-
-        make = get_sync_client if sync else get_client
-        return make(url=graph.url, headers=dict(graph.deployment.headers))
+        return sdk_client(graph.url, graph.deployment.headers, sync=sync)
     return getattr(graph, "sync_client" if sync else "client", None)

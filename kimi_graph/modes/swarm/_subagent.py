@@ -64,6 +64,7 @@ from kimi_graph.modes.swarm._remote import (
     deployment_graphs,
     subagent_thread_id,
 )
+from kimi_graph.modes.swarm._remote_control import attach_remote
 from kimi_graph.modes.swarm._settings import SwarmSettings
 from kimi_graph.state import SubagentResult, SubagentTask
 
@@ -270,6 +271,7 @@ class SubagentBranch:
         worker, settings, inputs, config, context, namespace = self._prepare(task, config)
         writer = _writer()
         control = open_control(task, namespace, writer, worker.label)
+        context = attach_remote(control, worker.graph, config, context)  # steer/cancel reach it
         _emit(writer, "start", task, worker, namespace)
         outcome = _Outcome()
         failure: list[BaseException] = []
@@ -289,6 +291,8 @@ class SubagentBranch:
                     for values in stream:
                         if not outcome.see(values):
                             return
+                        if control is not None:
+                            control.observe(outcome.messages)  # a remote one's progress
             except BaseException as err:  # sorted out in the branch's own thread
                 failure.append(err)
             finally:
@@ -327,6 +331,7 @@ class SubagentBranch:
         worker, settings, inputs, config, context, namespace = self._prepare(task, config)
         writer = _writer()
         control = open_control(task, namespace, writer, worker.label)
+        context = attach_remote(control, worker.graph, config, context)  # steer/cancel reach it
         _emit(writer, "start", task, worker, namespace)
         outcome = _Outcome()
         clock = [time.perf_counter()]
@@ -339,6 +344,8 @@ class SubagentBranch:
                 try:
                     async for values in stream:
                         outcome.see(values)
+                        if control is not None:
+                            control.observe(outcome.messages)  # a remote one's progress
                 finally:
                     await stream.aclose()
 

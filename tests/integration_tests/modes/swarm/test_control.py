@@ -259,7 +259,8 @@ def test_stop_cancels_the_queue_and_wraps_up_the_running(kimi, emulator, how) ->
     assert all(f"worker-{i}" in final.text for i in range(3))  # each partial part named
 
 
-def test_list_and_bad_commands(kimi, emulator) -> None:
+@HOW
+def test_list_and_bad_commands(kimi, emulator, how) -> None:
     nonce = uuid.uuid4().hex[:8]
     prompt = assign("looper", f'[[loop slow_step {{"tag": "L-{nonce}"}}]]') + assign(
         "quick", f"[[answer quick-{nonce}]]"
@@ -268,7 +269,7 @@ def test_list_and_bad_commands(kimi, emulator) -> None:
     control = SwarmControl(store)
     with pytest.raises(ValueError, match="'nobody' has no running swarm"):
         control.steer("nobody", "r1/x", "hi")
-    run = BackgroundRun(_swarm(kimi, store), prompt, "invoke").start()
+    run = BackgroundRun(_swarm(kimi, store), prompt, how).start()
     by_role = wait_for(
         control,
         run.thread_id,
@@ -422,14 +423,15 @@ def test_the_next_round_sees_a_cancelled_record_as_partial(kimi, emulator, how) 
     )
 
 
-def test_commands_of_an_earlier_run_do_not_reach_the_next(kimi, emulator) -> None:
+@HOW
+def test_commands_of_an_earlier_run_do_not_reach_the_next(kimi, emulator, how) -> None:
     nonce = uuid.uuid4().hex[:8]
     looping = assign("looper", f'[[loop slow_step {{"tag": "L-{nonce}"}}]]')
     prompt = assign("looper", f'[[call slow_step {{"tag": "L-{nonce}"}}]] [[then]] [[answer a]]')
     store = InMemoryStore()
     control = SwarmControl(store)
     graph = _swarm(kimi, store)
-    first = BackgroundRun(graph, looping, "invoke").start()
+    first = BackgroundRun(graph, looping, how).start()
     looper = wait_for(control, first.thread_id, running("looper", steps=1))["looper"]
     control.cancel(first.thread_id, looper["id"], reason="first run only")
     assert first.records()["looper"]["status"] == "cancelled"
@@ -438,7 +440,7 @@ def test_commands_of_an_earlier_run_do_not_reach_the_next(kimi, emulator) -> Non
     store.put(ns, "stale-stop", {"action": "stop", "text": "stale"})
     store.put(ns, "stale-abort", {"action": "abort", "subagent": "r1/functions.assign_task:1"})
     time.sleep(0.05)
-    second = BackgroundRun(graph, prompt, "invoke", thread_id=first.thread_id).start()
+    second = BackgroundRun(graph, prompt, how, thread_id=first.thread_id).start()
     record = second.records()["looper"]
     assert record["status"] == "ok"
     assert [s["status"] for s in control.list(first.thread_id)] == ["ok"]

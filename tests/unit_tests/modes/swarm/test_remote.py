@@ -95,3 +95,10 @@ def test_context_wants_a_list_of_urls() -> None:
     with pytest.raises(ValueError, match="subagent_urls must be a list"):
         KimiContext(subagent_urls="http://127.0.0.1:1")  # type: ignore[arg-type]
     assert KimiContext(subagent_urls=["http://x"]).subagent_urls == ("http://x",)
+
+
+@pytest.mark.parametrize("bad", ["", 3])
+def test_a_subagent_mark_must_be_a_non_empty_string(bad: object) -> None:
+    with pytest.raises(ValueError, match="KimiContext.subagent_id must be a non-empty string"):
+        KimiContext(subagent_id=bad)  # type: ignore[arg-type]
+    assert KimiContext(subagent_id="r1/call_0").subagent_id == "r1/call_0"
