@@ -6,7 +6,8 @@ orchestrator + 2 sub-agent calls per round + synthesis = (2 + 2·rounds)·L. Per
 wall / critical path on invoke and ainvoke, the client's CPU per sub-agent (process CPU
 time of this process, the emulator runs in its own), and the raw-client floor: the same
 1 + 2N + 1 calls made by the raw ``openai`` async client, each sub-agent's two calls in
-sequence.
+sequence and at most ``max_concurrency`` sub-agents at once; and the peak growth of this
+process's resident memory over the row's two timed runs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import asyncio
 import contextlib
 import json
 import math
+import os
+import resource
 import tempfile
 import time
 from collections.abc import Iterator
@@ -120,14 +123,29 @@ def _timed_job(graph: Any, n: int, saver: Any) -> tuple[float, float, int]:
     return time.perf_counter() - wall, time.process_time() - cpu, _ok(out)
 
 
+def _rss_mib() -> float:
+    """This process's resident memory now, in MiB."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _ok(out: dict[str, Any]) -> int:
     records = out.get("subagent_results") or []
     return sum(1 for r in records if r["status"] == "ok" and r["tool_calls"] == 1)
 
 
-async def raw_tool_floor(base_url: str, n: int) -> float:
-    """The same 1 + 2N + 1 calls with the raw async openai client (two in a row per sub-agent)."""
+async def raw_tool_floor(base_url: str, n: int, concurrency: int | None = None) -> float:
+    """The same 1 + 2N + 1 calls with the raw async openai client (two in a row per sub-agent).
+
+    With `concurrency`, at most that many sub-agents' pairs run at once, as in the swarm.
+    """
     client = openai.AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0)
+    slots = asyncio.Semaphore(concurrency or n)
     instant = {"thinking": {"type": "disabled"}}
 
     async def call(text: str) -> Any:
@@ -136,8 +154,9 @@ async def raw_tool_floor(base_url: str, n: int) -> float:
         )
 
     async def subagent(i: int) -> None:
-        await call(f"question {i}")
-        await call(f"answer {i}")
+        async with slots:
+            await call(f"question {i}")
+            await call(f"answer {i}")
 
     await call("warm up")
     start = time.perf_counter()
@@ -177,11 +196,13 @@ def scale_rows(
             _timed_job(graph, 2, saver)  # warm up: pools, imports, tables
             if freeze_heap:
                 heap.freeze_heap()
+            rss_before = _rss_mib()
             wall_i, cpu_i, ok_i = _timed_job(graph, n, saver)
         with open_checkpointer(checkpointer, sync=False) as spec:
             asyncio.run(_arun(factory, spec, 2))
             wall_a, cpu_a, ok_a = asyncio.run(_arun(factory, spec, n))
-        floor = asyncio.run(raw_tool_floor(base_url, n)) if conc >= n else float("nan")
+        peak_growth = _peak_rss_mib() - rss_before
+        floor = asyncio.run(raw_tool_floor(base_url, n, conc))
         rows.append(
             [
                 f"{n}" + (f" (c={conc})" if conc < n else ""),
@@ -191,6 +212,7 @@ def scale_rows(
                 f"{wall_a / critical:.2f}",
                 f"{cpu_i / n * 1000:.1f} / {cpu_a / n * 1000:.1f}",
                 f"{floor / critical:.2f}",
+                f"{peak_growth:.0f}",
                 f"{ok_i}/{n} {ok_a}/{n}",
             ]
         )
@@ -223,5 +245,6 @@ HEADERS = [
     "ainvoke wall/critical",
     "client CPU ms per sub-agent inv / ainv",
     "raw floor",
+    "peak RSS growth MiB",
     "ok with 1 tool call",
 ]
