@@ -11,7 +11,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Protocol
 
-__all__ = ["ABORT_SIGNAL", "AbortSignal", "RequestAbortedError"]
+__all__ = ["ABORT_SIGNAL", "AbortSignal", "RequestAbortedError", "already_aborted"]
 
 
 class AbortSignal(Protocol):
@@ -28,3 +28,13 @@ ABORT_SIGNAL: ContextVar[AbortSignal | None] = ContextVar("kimi_graph_abort_sign
 
 class RequestAbortedError(Exception):
     """A request refused before sending: the work it belongs to was aborted."""
+
+
+def already_aborted() -> bool:
+    """True when the current context's signal has fired (False outside a signal)."""
+    signal = ABORT_SIGNAL.get()
+    if signal is None:
+        return False
+    fired: list[bool] = []
+    signal.add_abort_callback(lambda: fired.append(True))()  # called at once if fired
+    return bool(fired)

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import openai
 
 from kimi_graph._transport.abort import AbortableTransport
+from kimi_graph._transport.abort_signal import RequestAbortedError, already_aborted
 from kimi_graph._transport.caps import (
     AsyncCappedStream,
     CappedStream,
@@ -120,6 +121,9 @@ class RateLimitedClient(openai.DefaultHttpxClient):
         deadline = time.monotonic() + settings.max_wait
         attempt = 0
         while True:
+            if already_aborted():  # an aborted sub-agent's retry takes no slot of the others
+                msg = f"request to {self._kimi_endpoint} not sent: its work was aborted"
+                raise RequestAbortedError(msg)
             limiter.acquire(settings.max_concurrent, front=attempt > 0)
             release = _Once(limiter)
             try:

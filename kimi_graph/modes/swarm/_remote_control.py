@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from langchain_core.runnables import RunnableConfig
 
+from kimi_graph._transport.urls import redact_url
 from kimi_graph.context import KimiContext
 from kimi_graph.modes.swarm._commands import CONTROL_NAMESPACE
 from kimi_graph.modes.swarm._remote import RemoteSubagentGraph
@@ -132,12 +133,14 @@ class CommandForwarder:
                 failure = err
                 continue
             return True
-        logger.warning(
-            "could not forward %s of sub-agent %s to %s: %s",
+        status = getattr(getattr(failure, "response", None), "status_code", None)
+        logger.warning(  # URLs redacted, the error by type: its text may hold a URL's credentials
+            "could not forward %s of sub-agent %s to %s: %s%s",
             value["action"],
             self.subagent_id,
-            ", ".join(self.graph.deployment.urls),
-            failure,
+            ", ".join(redact_url(url) for url in self.graph.deployment.urls),
+            type(failure).__name__,
+            f" (HTTP {status})" if status else "",
         )
         return False
 

@@ -131,6 +131,33 @@ def test_a_request_after_the_abort_is_not_sent(server) -> None:
     assert client.get(server.url("/ok")).text == "ok"  # outside the signal: sent
 
 
+def test_a_request_after_the_abort_waits_for_no_slot(server) -> None:
+    """An aborted sub-agent's retry is refused before the limiter: it takes no live slot."""
+    client = build_sync_client(
+        server.url(""), server.url(""), 30.0, KEEPALIVE, RateLimitSettings(max_concurrent=1)
+    )
+    held = Signal()
+
+    def hold() -> None:
+        with _under(held), contextlib.suppress(httpx.TransportError):
+            client.get(server.url("/stall"))
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()  # the only slot is held by a request that never ends on its own
+    while not server.seen:
+        time.sleep(0.01)
+    signal = Signal()
+    signal.fire()
+    started = time.monotonic()
+    with _under(signal), pytest.raises(RequestAbortedError, match="127.0.0.1"):
+        client.get(server.url("/ok"))
+    assert time.monotonic() - started < 0.5  # refused at once, not after the slot frees
+    assert [seen.path for seen in server.seen] == ["/stall"]
+    held.fire()  # the holder's request is closed; its thread ends
+    holder.join(timeout=5)
+    assert not holder.is_alive()
+
+
 def test_an_abort_leaves_a_sibling_request_on_the_same_pool_alone(server) -> None:
     client = _client(server)
     # warm the pool: the sibling and the aborted request may reuse these connections

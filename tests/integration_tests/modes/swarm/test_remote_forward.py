@@ -111,6 +111,7 @@ def test_the_env_key_goes_to_env_urls_only(
     assert CommandForwarder(graph, "t1", "r1/a").put("k", {"action": "steer"})
     assert "x-api-key" not in recorder.seen[-1]["headers"]
     assert cancel_remote_runs(graph, {"configurable": {"thread_id": "t1"}}) == 0
+    assert recorder.seen[-1]["path"].startswith("/threads/t1/runs")  # the cancel's own request
     assert "x-api-key" not in recorder.seen[-1]["headers"]
     # the URLs of the environment (KIMI_SUBAGENT_URLS) get LANGGRAPH_API_KEY
     monkeypatch.setenv(SUBAGENT_URLS_ENV, recorder.url + "/")
