@@ -17,6 +17,9 @@ Phases, each over ``--repeats`` repeats with the two paths interleaved in every 
 * throughput: ``--total`` requests per path, ``--concurrency`` in flight at once
   (``httpx.AsyncClient``); requests per second.
 
+On Linux the serve process's own CPU time per request (user + system, from ``/proc``)
+is printed for both phases: it is steadier under load than wall-clock latency.
+
 The ratio reported is direct / served requests per second (how many times more the bare
 emulator answers than the server in front of it) and served / direct latency. With
 ``--stream`` both paths stream (every chunk is read). The script exits 0 whatever the
@@ -67,6 +70,11 @@ class ServeProcess:
         self.base_url = base_url
         self.url = ""
         self._proc: subprocess.Popen[str] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The serve process's id while it runs."""
+        return self._proc.pid if self._proc is not None else None
 
     def __enter__(self) -> ServeProcess:
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
@@ -165,11 +173,28 @@ async def concurrent(
     return total / (time.perf_counter() - start)
 
 
-async def measure(urls: dict[str, str], args: argparse.Namespace) -> dict[str, dict[str, list]]:
-    """Both phases, both paths, interleaved in every repeat."""
+def process_cpu(pid: int | None) -> float | None:
+    """CPU seconds (user + system) process `pid` has used so far; None without ``/proc``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+async def measure(
+    urls: dict[str, str], args: argparse.Namespace, serve_pid: int | None = None
+) -> dict[str, dict[str, list]]:
+    """Both phases, both paths, interleaved in every repeat.
+
+    With `serve_pid`, the served path also records the serve process's CPU milliseconds
+    per request of each phase (`cpu_seq`, `cpu_conc`).
+    """
     import httpx
 
-    results: dict[str, dict[str, list]] = {k: {"ms": [], "rps": []} for k in urls}
+    results: dict[str, dict[str, list]] = {
+        k: {"ms": [], "rps": [], "cpu_seq": [], "cpu_conc": []} for k in urls
+    }
     body = bodies(args.stream)
     limits = httpx.Limits(
         max_connections=args.concurrency, max_keepalive_connections=args.concurrency
@@ -182,14 +207,24 @@ async def measure(urls: dict[str, str], args: argparse.Namespace) -> dict[str, d
         for repeat in range(args.repeats):
             order = list(urls) if repeat % 2 == 0 else list(reversed(urls))
             for path in order:
+                cpu = process_cpu(serve_pid) if path == "served" else None
                 ms = await sequential(client, urls[path], body[path], args.n, args.stream)
                 results[path]["ms"].append(ms)
+                _add_cpu(results[path]["cpu_seq"], cpu, serve_pid, args.n)
             for path in order:
+                cpu = process_cpu(serve_pid) if path == "served" else None
                 rps = await concurrent(
                     client, urls[path], body[path], args.total, args.concurrency, args.stream
                 )
                 results[path]["rps"].append(rps)
+                _add_cpu(results[path]["cpu_conc"], cpu, serve_pid, args.total)
     return results
+
+
+def _add_cpu(out: list, before: float | None, pid: int | None, requests: int) -> None:
+    after = process_cpu(pid)
+    if before is not None and after is not None:
+        out.append(1000 * (after - before) / requests)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             "direct": f"{emu.base_url('moonshot')}/chat/completions",
             "served": f"{server.url}/chat/completions",
         }
-        results = asyncio.run(measure(urls, args))
+        results = asyncio.run(measure(urls, args, server.pid))
         emu.clear_requests()
     direct, served = results["direct"], results["served"]
     ms_d, ms_s = statistics.median(direct["ms"]), statistics.median(served["ms"])
@@ -222,6 +257,13 @@ def main(argv: list[str] | None = None) -> int:
         f"throughput ratio direct/served: {rps_d / rps_s:.2f}x "
         f"(the server answers {rps_s / rps_d:.0%} of the emulator's requests/s)"
     )
+    if served["cpu_seq"] and served["cpu_conc"]:
+        seq, conc = served["cpu_seq"], served["cpu_conc"]
+        print(
+            f"serve process CPU per request: {statistics.median(seq):.2f} ms sequential "
+            f"({min(seq):.2f}-{max(seq):.2f}), {statistics.median(conc):.2f} ms at "
+            f"{args.concurrency} in flight ({min(conc):.2f}-{max(conc):.2f})"
+        )
     return 0
 
 

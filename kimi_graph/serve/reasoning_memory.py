@@ -18,6 +18,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import TypeGuard
 
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 
@@ -43,6 +44,15 @@ def _shape(message: AnyMessage) -> list[object]:
 def _digest(previous: str, value: object) -> str:
     data = json.dumps([previous, value], sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _lacks_reasoning(message: AnyMessage) -> TypeGuard[AIMessage]:
+    """Whether `message` is a tool-call turn that came back without its reasoning."""
+    return (
+        isinstance(message, AIMessage)
+        and bool(message.tool_calls or message.invalid_tool_calls)
+        and not message.additional_kwargs.get("reasoning_content")
+    )
 
 
 def conversation_key(scope: str, before: Sequence[AnyMessage], turn: AIMessage) -> str:
@@ -91,15 +101,14 @@ class ReasoningMemory:
         Returns:
             How many turns got their reasoning back.
         """
+        last = max((i for i, m in enumerate(messages) if _lacks_reasoning(m)), default=-1)
+        if last < 0 or not self._entries:
+            return 0  # nothing to give back: no conversation is hashed
         restored = 0
         prefix = _digest("", scope)  # the digest of the messages so far (one pass)
-        for message in messages:
+        for message in messages[: last + 1]:
             before, prefix = prefix, _digest(prefix, _shape(message))
-            if not isinstance(message, AIMessage) or not (
-                message.tool_calls or message.invalid_tool_calls
-            ):
-                continue
-            if message.additional_kwargs.get("reasoning_content"):
+            if not _lacks_reasoning(message):
                 continue
             key = _digest(before, _shape(message))
             with self._lock:

@@ -38,3 +38,23 @@ def test_is_bounded_and_skips_turns_without_reasoning_or_calls() -> None:
     assert len(memory) == 2
     assert memory.restore("k", [HumanMessage("0"), _turn()]) == 0  # the oldest went first
     assert memory.restore("k", [HumanMessage("2"), _turn()]) == 1
+
+
+def test_restore_hashes_nothing_without_a_turn_to_restore(monkeypatch) -> None:
+    from kimi_graph.serve import reasoning_memory
+
+    memory = ReasoningMemory()
+    long_chat = [HumanMessage("x" * 10_000), AIMessage("an answer")] * 20
+    memory.remember("k", [HumanMessage("Weather?")], _turn("R1"))
+    digests: list[object] = []
+    real = reasoning_memory._digest
+    monkeypatch.setattr(reasoning_memory, "_digest", lambda *a: digests.append(a) or real(*a))
+    assert memory.restore("k", long_chat) == 0
+    assert memory.restore("k", [*long_chat, _turn("kept")]) == 0  # has its reasoning
+    assert digests == []  # every message would have been hashed before
+    assert ReasoningMemory().restore("k", [*long_chat, _turn()]) == 0  # nothing remembered
+    assert digests == []
+    back = [HumanMessage("Weather?"), _turn(), ToolMessage("sunny", tool_call_id="get_weather_0")]
+    assert memory.restore("k", [*back, *long_chat]) == 1  # the turn is found; the tail unhashed
+    assert back[1].additional_kwargs["reasoning_content"] == "R1"
+    assert len(digests) == 1 + 2 + 1  # the caller, two messages, the turn's key
