@@ -18,7 +18,7 @@ process, each server, the emulator; read from /proc from just before the run unt
 `--settle` seconds after it, so that work a server finishes after the answer counts),
 how many records are ok with exactly one tool call, and two-servers / one-process for
 wall time and for the CPU of all processes. The servers and the emulator are stopped
-when the benchmark ends, also on an error or Ctrl-C.
+when the benchmark ends, also on an error, Ctrl-C or SIGTERM.
 
 Linux only (/proc). Run from the repository root (about 2 minutes for the defaults)::
 
@@ -32,7 +32,9 @@ import argparse
 import asyncio
 import math
 import os
+import signal
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -215,6 +217,8 @@ def main() -> None:
     if min(args.n) < 1 or args.repeats < 1:
         parser.error("--n and --repeats must be at least 1")
     jobs = args.jobs or math.ceil(max(args.n) / 2)
+    # a SIGTERM unwinds the `with` blocks below like Ctrl-C: the servers and the emulator stop
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     with (
         EmulatorProcess(pin=False, latency=args.latency) as emu,

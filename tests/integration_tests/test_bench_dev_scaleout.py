@@ -88,3 +88,37 @@ def test_the_benchmark_runs_both_setups_with_every_record_ok(tmp_path: Path) -> 
     }
     assert rows == {"one process": "3/3", "two dev servers": "3/3"}, proc.stdout
     assert re.search(r"N = 3: wall \d+\.\d+, CPU of all processes \d+\.\d+", proc.stdout)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/ok", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def test_a_terminated_benchmark_stops_its_servers_and_emulator(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, str(BENCHMARKS / "bench_dev_scaleout.py"), "--n", "3", "--latency", "5"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # printed once both servers answer
+        urls = re.findall(r"http://127\.0\.0\.1:\d+", first)
+        assert len(urls) == 3, first
+        emulator = urls[0]
+        assert all(_answers(u) for u in urls[1:])
+        proc.terminate()  # mid warm-up: the sub-agents wait 5 s per model call
+        assert proc.wait(timeout=60) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not any(_answers(u) for u in urls[1:]), "a langgraph dev server outlived the benchmark"
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{emulator}/_emulator/health", timeout=2)
