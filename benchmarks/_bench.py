@@ -63,6 +63,14 @@ class EmulatorProcess:
         self._proc: subprocess.Popen[str] | None = None
         self.url = ""
 
+    @property
+    def pid(self) -> int:
+        """The server process's id (for its CPU time, see `cpu_seconds`)."""
+        if self._proc is None:
+            msg = "the emulator is not running"
+            raise RuntimeError(msg)
+        return self._proc.pid
+
     def base_url(self, dialect: str) -> str:
         """OpenAI ``base_url`` of one dialect, e.g. ``http://127.0.0.1:PORT/vllm/v1``."""
         return f"{self.url}/{dialect}/v1"
@@ -123,6 +131,25 @@ class EmulatorProcess:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process, its live descendants and its reaped children (Linux /proc)."""
+    total, todo, seen = 0.0, [pid], set()
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        one = todo.pop()
+        if one in seen:
+            continue
+        seen.add(one)
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{one}/task/{one}/children").read_text().split()
+        except OSError:
+            continue  # ended meanwhile
+        total += sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+        todo += [int(c) for c in children]
+    return total
 
 
 @dataclass

@@ -48,7 +48,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from _bench import ROOT, EmulatorProcess, table  # also puts the repo root on sys.path
+from _bench import ROOT, EmulatorProcess, cpu_seconds, table  # also puts the repo root on sys.path
 from langchain_core.messages import HumanMessage
 from langgraph.pregel.remote import RemoteGraph
 
@@ -135,31 +135,12 @@ def _cluster(module: ModuleType, emu: EmulatorProcess, settings: dict[str, str])
             cluster.down()
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU seconds of a process, its live descendants and its reaped children."""
-    total, todo, seen = 0.0, [pid], set()
-    tick = os.sysconf("SC_CLK_TCK")
-    while todo:
-        one = todo.pop()
-        if one in seen:
-            continue
-        seen.add(one)
-        try:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-            children = Path(f"/proc/{one}/task/{one}/children").read_text().split()
-        except OSError:
-            continue  # ended meanwhile
-        total += sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
-        todo += [int(c) for c in children]
-    return total
-
-
 def _engine_cpu(cluster: Any) -> float:
     """CPU seconds the engine has used so far: Aegra, PostgreSQL, Redis, HAProxy."""
     pids = [int(f.read_text()) for f in (cluster.state / f"{n}.pid" for n in ENGINE) if f.exists()]
     pg = Path((cluster.state / "postgres.dir").read_text()) / "data" / "postmaster.pid"
     pids.append(int(pg.read_text().split()[0]))
-    return sum(_cpu_seconds(pid) for pid in pids)
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 def _wall(

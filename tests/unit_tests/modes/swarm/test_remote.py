@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
 from kimi_graph.context import KimiContext
 from kimi_graph.modes.swarm._remote import (
+    POOL_SHARDS,
     SUBAGENT_GRAPH_ENV,
     SUBAGENT_URLS_ENV,
     RemoteDeployment,
@@ -102,3 +104,34 @@ def test_a_subagent_mark_must_be_a_non_empty_string(bad: object) -> None:
     with pytest.raises(ValueError, match="KimiContext.subagent_id must be a non-empty string"):
         KimiContext(subagent_id=bad)  # type: ignore[arg-type]
     assert KimiContext(subagent_id="r1/call_0").subagent_id == "r1/call_0"
+
+
+async def test_a_loops_runs_spread_over_pools_and_a_run_keeps_its_own() -> None:
+    dep = RemoteDeployment(("http://127.0.0.1:9",), headers={"x-api-key": "secret"})
+    threads = [subagent_thread_id("swarm", f"subagent:{i}", f"call_{i}") for i in range(64)]
+    clients = [dep.client(t) for t in threads]
+    assert [dep.client(t) for t in threads] == clients  # a run's requests share a pool
+    assert len({id(c) for c in clients}) > POOL_SHARDS // 2
+    assert len({id(c) for c in clients}) <= POOL_SHARDS
+    assert all(c.headers["x-api-key"] == "secret" for c in clients)
+    await dep.close_client()
+    assert all(c.is_closed for c in clients)
+    assert dep.client(threads[0]) is not clients[0]
+    await dep.close_client()
+
+
+async def test_the_pools_of_a_loop_cost_little_cpu_to_make() -> None:
+    """They share one TLS context: a default httpx client loads the CA file (~20 ms) each."""
+    dep = RemoteDeployment(("http://127.0.0.1:9",))
+    dep.client("warm-up")  # the shared context
+    await dep.close_client()
+    start = time.process_time()
+    made = {id(dep.client(f"thread-{i}")) for i in range(4 * POOL_SHARDS)}
+    shards = time.process_time() - start
+    assert len(made) > POOL_SHARDS // 2
+    await dep.close_client()
+    start = time.process_time()
+    for _ in range(2):
+        await httpx.AsyncClient().aclose()
+    two_default = time.process_time() - start
+    assert shards < two_default, (shards, two_default)
