@@ -31,11 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from _swarm_scale import _ok, tool_job
+from langgraph.checkpoint.memory import InMemorySaver
 
 from kimi_graph import ChatKimi, create_swarm_graph
 from kimi_graph.tools.calculator import calculator
 
-__all__ = ["PAIRED_HEADERS", "paired_rows"]
+__all__ = ["PAIRED_CHECKPOINTERS", "PAIRED_HEADERS", "paired_rows"]
+
+PAIRED_CHECKPOINTERS = ("sqlite", "postgres", "memory")
 
 
 def _pool_kwargs() -> dict[str, Any]:
@@ -47,6 +50,9 @@ def _pool_kwargs() -> dict[str, Any]:
 @contextlib.contextmanager
 def _database(kind: str) -> Iterator[str]:
     """A throwaway database: a PostgreSQL URL or a SQLite file path; removed on exit."""
+    if kind == "memory":
+        yield ""
+        return
     if kind == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
             yield str(Path(tmp) / "bench.db")
@@ -68,6 +74,9 @@ def _database(kind: str) -> Iterator[str]:
 @contextlib.contextmanager
 def sync_saver(kind: str, where: str, conn: str) -> Iterator[Any]:
     """The sync saver on `where`, opened as `conn` says (PostgreSQL only)."""
+    if kind == "memory":
+        yield InMemorySaver()
+        return
     if kind == "sqlite":
         from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -101,6 +110,9 @@ def sync_saver(kind: str, where: str, conn: str) -> Iterator[Any]:
 @contextlib.asynccontextmanager
 async def async_saver(kind: str, where: str, conn: str) -> AsyncIterator[Any]:
     """The async saver on `where`, opened as `conn` says (PostgreSQL only)."""
+    if kind == "memory":
+        yield InMemorySaver()
+        return
     if kind == "sqlite":
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
@@ -168,7 +180,8 @@ def paired_rows(
     Args:
         base_url: The emulator's Moonshot base URL.
         sizes: (N, max_concurrency) pairs.
-        kind: ``"postgres"`` or ``"sqlite"``.
+        kind: ``"postgres"``, ``"sqlite"`` or ``"memory"`` (LangGraph's `InMemorySaver`:
+            the checkpointing machinery without a database).
         conn: How PostgreSQL savers connect: ``single``, ``pipeline`` or ``pool:K``.
         repeats: Interleaved pairs per mode (at least 1).
 

@@ -46,7 +46,7 @@ from typing import Any
 
 import openai
 from _bench import EmulatorProcess, environment, table  # also puts the repo root on sys.path
-from _swarm_paired import PAIRED_HEADERS, paired_rows
+from _swarm_paired import PAIRED_CHECKPOINTERS, PAIRED_HEADERS, paired_rows
 from _swarm_scale import CHECKPOINTERS, census_tables, scale_rows
 from _swarm_scale import HEADERS as SCALE_HEADERS
 from langchain.agents import create_agent
@@ -211,7 +211,12 @@ def main() -> None:
         default="10,100,300,1000:200",
         help="N or N:max_concurrency for --tools (default 10,100,300,1000:200)",
     )
-    parser.add_argument("--checkpointer", choices=CHECKPOINTERS, default="none")
+    parser.add_argument(
+        "--checkpointer",
+        choices=sorted({*CHECKPOINTERS, *PAIRED_CHECKPOINTERS}),
+        default="none",
+        help="none, sqlite or postgres; with --paired also memory (InMemorySaver)",
+    )
     parser.add_argument(
         "--census",
         action="store_true",
@@ -240,6 +245,8 @@ def main() -> None:
         "(a psycopg_pool pool of K connections); default single",
     )
     args = parser.parse_args()
+    if args.checkpointer not in CHECKPOINTERS and not args.paired:
+        parser.error(f"--checkpointer {args.checkpointer} is for --paired runs only")
     if args.paired and args.tools and args.checkpointer != "none":
         with EmulatorProcess(pin=not args.no_pin, latency=args.latency) as emu:
             print(environment(emu.pinned))
