@@ -46,6 +46,7 @@ from typing import Any
 
 import openai
 from _bench import EmulatorProcess, environment, table  # also puts the repo root on sys.path
+from _swarm_paired import PAIRED_CHECKPOINTERS, PAIRED_HEADERS, paired_rows
 from _swarm_scale import CHECKPOINTERS, census_tables, scale_rows
 from _swarm_scale import HEADERS as SCALE_HEADERS
 from langchain.agents import create_agent
@@ -210,7 +211,12 @@ def main() -> None:
         default="10,100,300,1000:200",
         help="N or N:max_concurrency for --tools (default 10,100,300,1000:200)",
     )
-    parser.add_argument("--checkpointer", choices=CHECKPOINTERS, default="none")
+    parser.add_argument(
+        "--checkpointer",
+        choices=sorted({*CHECKPOINTERS, *PAIRED_CHECKPOINTERS}),
+        default="none",
+        help="none, sqlite or postgres; with --paired also memory (InMemorySaver)",
+    )
     parser.add_argument(
         "--census",
         action="store_true",
@@ -222,7 +228,39 @@ def main() -> None:
         action="store_true",
         help="with --tools: kimi_graph.heap.freeze_heap() after the first warm-up",
     )
+    parser.add_argument(
+        "--paired",
+        type=int,
+        default=0,
+        metavar="REPEATS",
+        help="with --tools and a --checkpointer: instead, REPEATS interleaved pairs of "
+        "the same job without and with the checkpointer in one process; prints the "
+        "with/without wall ratio (min-max) on invoke and ainvoke",
+    )
+    parser.add_argument(
+        "--pg-conn",
+        default="single",
+        help="with --paired and --checkpointer postgres: how the saver connects: "
+        "single (from_conn_string), pipeline (from_conn_string(pipeline=True)) or pool:K "
+        "(a psycopg_pool pool of K connections); default single",
+    )
     args = parser.parse_args()
+    if args.checkpointer not in CHECKPOINTERS and not args.paired:
+        parser.error(f"--checkpointer {args.checkpointer} is for --paired runs only")
+    if args.paired and args.tools and args.checkpointer != "none":
+        with EmulatorProcess(pin=not args.no_pin, latency=args.latency) as emu:
+            print(environment(emu.pinned))
+            print(f"latency L = {args.latency:g} s; tool-using sub-agents; paired runs\n")
+            sizes = [
+                (int(s.split(":")[0]), int(s.split(":")[1]) if ":" in s else int(s))
+                for s in args.tool_sizes.split(",")
+                if s
+            ]
+            rows = paired_rows(
+                emu.base_url("moonshot"), sizes, args.checkpointer, args.pg_conn, args.paired
+            )
+            print(table(PAIRED_HEADERS, rows))
+        return
     if args.census and args.tools and args.checkpointer != "none":
         with EmulatorProcess(pin=not args.no_pin, latency=args.latency) as emu:
             print(environment(emu.pinned))

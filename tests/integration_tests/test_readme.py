@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from kimi_graph.emulator import Emulator, EmulatorConfig
+from tests.integration_tests._postgres import PostgresServer, postgres_bindir
 from tests.integration_tests.langgraph_dev import ROOT, langgraph_dev
 
 pytestmark = pytest.mark.slow
@@ -62,6 +63,25 @@ def python_blocks() -> list[tuple[int, str]]:
 def readme_emulator() -> Iterator[Emulator]:
     with Emulator(EmulatorConfig()) as emu:
         yield emu
+
+
+@pytest.fixture(scope="module")
+def readme_postgres() -> Iterator[str | None]:
+    """A throwaway PostgreSQL's URL for the README's `DATABASE_URI` block, or None.
+
+    None where PostgreSQL is not installed: the rest of the README still runs, and the
+    block (guarded by `DATABASE_URI`) is skipped as it is for a reader without one.
+    """
+    bindir = postgres_bindir()
+    if bindir is None:
+        yield None
+        return
+    server = PostgresServer(bindir)
+    try:
+        server.start()
+        yield server.url
+    finally:
+        server.stop()
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -120,9 +140,10 @@ def test_readme_python_blocks_run_top_to_bottom_in_one_session(
     readme_emulator: Emulator,
     serve_url: str,
     langgraph_url: str,
+    readme_postgres: str | None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for var in ENDPOINT_VARS:
+    for var in (*ENDPOINT_VARS, "DATABASE_URI"):
         monkeypatch.delenv(var, raising=False)
     workers = [readme_emulator.base_url("sglang"), readme_emulator.base_url("llamacpp")]
     env = {
@@ -135,6 +156,8 @@ def test_readme_python_blocks_run_top_to_bottom_in_one_session(
         "KIMI_WORKER_URLS": ",".join(workers),
         "KIMI_WORKER_BACKEND": "sglang",
     }
+    if readme_postgres is not None:
+        env["DATABASE_URI"] = readme_postgres
     for var, value in env.items():
         monkeypatch.setenv(var, value)
 
@@ -157,6 +180,9 @@ def test_readme_python_blocks_run_top_to_bottom_in_one_session(
         workers
     )
     assert namespace["roles"]  # the SDK client tied sub-agent tokens to roles
+    if readme_postgres is not None:  # the PostgreSQL block ran and checkpointed its steps
+        assert [r["status"] for r in namespace["pg_out"]["subagent_results"]] == ["ok"] * 2
+        assert namespace["pg_steps"] > 2
 
 
 def test_readme_python_blocks_are_all_found() -> None:
