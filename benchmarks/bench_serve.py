@@ -175,11 +175,11 @@ async def concurrent(
 
 def process_cpu(pid: int | None) -> float | None:
     """CPU seconds (user + system) process `pid` has used so far; None without ``/proc``."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
+    from _bench import cpu_seconds
+
+    if pid is None or not Path(f"/proc/{pid}/stat").exists():
         return None
+    return cpu_seconds(pid)
 
 
 async def measure(
