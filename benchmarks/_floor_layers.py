@@ -7,7 +7,8 @@ sub-agents finished with one tool call and an answer; ``bench_floor.py`` times t
    subgraph (model -> tools -> model over `MessagesState`) whose nodes are trivial.
 2. ``toolnode``: as 1, with langgraph's prebuilt `ToolNode` running our `calculator`.
 3. ``chatmodel``: as 2, with a langchain-core chat model with no I/O in the model node
-   (two `BaseChatModel` calls per sub-agent, callbacks on).
+   (two `BaseChatModel` calls per sub-agent, callbacks on). ``3b``: as 3, with our
+   `create_agent_graph` over that model and the calculator as the subgraph.
 4. ``swarm-noio``: our `create_swarm_graph` with the calculator and the same chat model.
 5. ``swarm-kimi``: our swarm with `ChatKimi` against the emulator (L = 0).
 6. ``aiohttp`` / ``openai``: the HTTP floor, two raw requests per sub-agent.
@@ -193,10 +194,45 @@ def _chatmodel() -> Layer:
     return _ladder_layer(_model_node, lambda s: ToolNode([calculator]))
 
 
+def _agent_subgraph() -> Layer:
+    """Layer 3 with our `create_agent_graph` as the subgraph (no swarm around it)."""
+    from kimi_graph import create_agent_graph
+
+    agent = create_agent_graph(ScriptedModel(), [calculator])
+
+    def branch(b: dict[str, int]) -> dict[str, Any]:
+        out = agent.invoke({"messages": [HumanMessage(task(b["i"]))]})
+        return {"results": [_ok(out["messages"])]}
+
+    async def abranch(b: dict[str, int]) -> dict[str, Any]:
+        out = await agent.ainvoke({"messages": [HumanMessage(task(b["i"]))]})
+        return {"results": [_ok(out["messages"])]}
+
+    def parent(node: Any) -> Any:
+        graph = StateGraph(_Parent)
+        graph.add_node("branch", node)
+        graph.add_conditional_edges(
+            START, lambda s: [Send("branch", {"i": i}) for i in range(s.n)], ["branch"]
+        )
+        graph.add_edge("branch", END)
+        return graph.compile()
+
+    sync_graph, async_graph = parent(branch), parent(abranch)
+
+    def run(n: int) -> int:
+        return sum(sync_graph.invoke({"n": n, "results": []})["results"])
+
+    async def arun(n: int) -> int:
+        return sum((await async_graph.ainvoke({"n": n, "results": []}))["results"])
+
+    return run, arun
+
+
 LAYERS: dict[str, Callable[[], Layer]] = {
     "1 bare LangGraph": _bare,
     "2 + ToolNode(calculator)": _toolnode,
     "3 + chat model (no I/O)": _chatmodel,
+    "3b our agent graph as the subgraph": _agent_subgraph,
 }
 """The layers below our code, by name, each a factory of its (run, arun)."""
 

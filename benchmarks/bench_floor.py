@@ -2,10 +2,11 @@
 
 Each sub-agent makes one tool call (our `calculator`) and two model calls. Layers:
 1 bare LangGraph (Send -> branch -> compiled 3-node subgraph, trivial nodes); 2 + the
-prebuilt `ToolNode`; 3 + a langchain-core chat model with no I/O in the model node;
-4 our `create_swarm_graph` with that model; 5 our swarm with `ChatKimi` against the
-emulator (L = 0, in its own process); 6 the HTTP floor, two raw requests per sub-agent
-(aiohttp; the openai SDK), async only. So 1-3 is what LangGraph and langchain-core cost
+prebuilt `ToolNode`; 3 + a langchain-core chat model with no I/O in the model node
+(3b: our `create_agent_graph` over it as the subgraph); 4 our `create_swarm_graph`
+with that model; 5 our swarm with `ChatKimi` against the emulator (L = 0, in its own
+process); 6 the HTTP floor, two raw requests per sub-agent (aiohttp; the openai SDK),
+async only. So 1-3 is what LangGraph and langchain-core cost
 on this CPU before any of our code, 4 - 3 what our code adds, 5 - 4 what HTTP adds.
 
 CPU is this process's `process_time` per sub-agent (the swarm rows include the
@@ -124,7 +125,8 @@ def main() -> None:
         for name, factory in layers.items():
             if name.split()[0].rstrip("ab") not in wanted:
                 continue
-            layer_rows, medians[name[0]] = measure(name, factory(), sizes, args.repeats, sync=sync)
+            key = name.split()[0]
+            layer_rows, medians[key] = measure(name, factory(), sizes, args.repeats, sync=sync)
             rows.extend(layer_rows)
             print(table(HEADERS, layer_rows), flush=True)
 
@@ -138,7 +140,13 @@ def main() -> None:
             run_layers(http_layers(url), sync=False)
     print("\nall layers, ainvoke and invoke, CPU ms per sub-agent (gc enabled):")
     print(table(HEADERS, rows))
-    for a, b, what in (("4", "3", "our code"), ("5", "4", "HTTP + ChatKimi")):
+    diffs_wanted = (
+        ("3b", "3", "our agent graph"),
+        ("4", "3b", "our swarm around it"),
+        ("4", "3", "our code"),
+        ("5", "4", "HTTP + ChatKimi"),
+    )
+    for a, b, what in diffs_wanted:
         if a in medians and b in medians:
             diffs = ", ".join(f"N={n}: {medians[a][n] - medians[b][n]:+.2f}" for n in sizes)
             print(f"ainvoke {a} - {b} ({what}): {diffs} ms/sub-agent")
