@@ -294,31 +294,48 @@ def _body(text: str) -> dict[str, Any]:
 
 
 def http_layers(base_url: str) -> dict[str, Callable[[], Layer]]:
-    """Layer 6: two raw requests per sub-agent (aiohttp; the openai SDK), async only."""
+    """Layer 6: two raw requests per sub-agent (aiohttp; the openai SDK), async only.
+
+    Each layer keeps one client (and its connection pool) over all its runs, as
+    `ChatKimi` does; its `arun.aclose()` closes it.
+    """
 
     def aiohttp_layer() -> Layer:
         import aiohttp
 
+        sessions: list[aiohttp.ClientSession] = []
+
         async def arun(n: int) -> int:
-            async with aiohttp.ClientSession() as session:
+            if not sessions:
+                sessions.append(aiohttp.ClientSession())
+            session = sessions[0]
 
-                async def call(text: str) -> bool:
-                    async with session.post(f"{base_url}/chat/completions", json=_body(text)) as r:
-                        return bool((await r.json())["choices"])
+            async def call(text: str) -> bool:
+                async with session.post(f"{base_url}/chat/completions", json=_body(text)) as r:
+                    return bool((await r.json())["choices"])
 
-                async def subagent(i: int) -> int:
-                    return int(await call(f"q {i}") and await call(f"a {i}"))
+            async def subagent(i: int) -> int:
+                return int(await call(f"q {i}") and await call(f"a {i}"))
 
-                return sum(await asyncio.gather(*(subagent(i) for i in range(n))))
+            return sum(await asyncio.gather(*(subagent(i) for i in range(n))))
 
+        async def aclose() -> None:
+            while sessions:
+                await sessions.pop().close()
+
+        arun.aclose = aclose  # type: ignore[attr-defined]
         return _no_sync, arun
 
     def openai_layer() -> Layer:
         import openai
 
+        clients: list[openai.AsyncOpenAI] = []
+        extra = {"thinking": {"type": "disabled"}}
+
         async def arun(n: int) -> int:
-            client = openai.AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0)
-            extra = {"thinking": {"type": "disabled"}}
+            if not clients:
+                clients.append(openai.AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0))
+            client = clients[0]
 
             async def call(text: str) -> bool:
                 out = await client.chat.completions.create(
@@ -331,11 +348,13 @@ def http_layers(base_url: str) -> dict[str, Callable[[], Layer]]:
             async def subagent(i: int) -> int:
                 return int(await call(f"q {i}") and await call(f"a {i}"))
 
-            try:
-                return sum(await asyncio.gather(*(subagent(i) for i in range(n))))
-            finally:
-                await client.close()
+            return sum(await asyncio.gather(*(subagent(i) for i in range(n))))
 
+        async def aclose() -> None:
+            while clients:
+                await clients.pop().close()
+
+        arun.aclose = aclose  # type: ignore[attr-defined]
         return _no_sync, arun
 
     return {"6a HTTP: raw aiohttp x2": aiohttp_layer, "6b HTTP: raw openai SDK x2": openai_layer}

@@ -91,7 +91,12 @@ def measure(
 
     async def amain() -> dict[int, list[tuple[float, float]]]:
         await arun(2)  # warm up: imports, pools, caches
-        return {n: [await _asample(n, arun) for _ in range(repeats)] for n in sizes}
+        try:
+            return {n: [await _asample(n, arun) for _ in range(repeats)] for n in sizes}
+        finally:
+            aclose = getattr(arun, "aclose", None)  # a raw client's pool (layer 6)
+            if aclose is not None:
+                await aclose()
 
     asamples = asyncio.run(amain())
     ssamples: dict[int, list[tuple[float, float]]] = {n: [] for n in sizes}
