@@ -175,10 +175,14 @@ def current_context() -> KimiContext:
     try:
         context = get_runtime().context
     except (RuntimeError, KeyError, AttributeError):
-        return KimiContext()
+        return _EMPTY
     if isinstance(context, KimiContext):
         return context
     if isinstance(context, dict):
         known = {f.name for f in fields(KimiContext)}
         return KimiContext(**{k: v for k, v in context.items() if k in known})
-    return KimiContext()
+    return _EMPTY
+
+
+_EMPTY = KimiContext()
+"""The context of a run without one (frozen, so one instance serves every call)."""

@@ -19,7 +19,9 @@ LOCAL = {p.stem for p in BENCHMARKS_DIR.glob("*.py")} | {"kimi_graph", "tests"}
 
 
 def test_benchmarks_are_found() -> None:
-    assert {"bench_chat.py", "bench_agent.py", "bench_swarm.py"} <= set(BENCHMARKS)
+    assert {"bench_chat.py", "bench_agent.py", "bench_swarm.py", "bench_floor.py"} <= set(
+        BENCHMARKS
+    )
     assert {"openai", "langchain-core", "pytest", "langchain"} <= _declared()
 
 

@@ -29,6 +29,7 @@ from typing import Any, cast
 from langchain_core.messages import (
     AIMessage,
     AnyMessage,
+    BaseMessage,
     HumanMessage,
     SystemMessage,
     ToolMessage,
@@ -198,7 +199,10 @@ def _message(value: Any) -> AnyMessage:
     """A message from a local graph, or one serialized by a LangGraph Server.
 
     `convert_to_messages` would drop a serialized AI message's `usage_metadata`.
+    A local graph's message is returned as it is (what `convert_to_messages` does too).
     """
+    if isinstance(value, BaseMessage):
+        return cast("AnyMessage", value)
     if isinstance(value, dict) and value.get("type") in _SERIALIZED:
         return _SERIALIZED[value["type"]].model_validate(value)
     return cast("AnyMessage", convert_to_messages([value])[0])
@@ -445,8 +449,12 @@ async def _within(work: Coroutine[Any, Any, None], timeout: float | None) -> boo
     """Run `work`; False if `timeout` passed first (it is then cancelled).
 
     Unlike `asyncio.wait_for`, a `TimeoutError` raised inside `work` is not taken
-    for the time-out: it propagates as the sub-agent's own failure.
+    for the time-out: it propagates as the sub-agent's own failure. Without a
+    time-out `work` runs in the branch's own task (no task of its own to schedule).
     """
+    if timeout is None:
+        await work
+        return True
     task = asyncio.ensure_future(work)
     try:
         done, _ = await asyncio.wait({task}, timeout=timeout)
