@@ -38,6 +38,7 @@ without the private functions used here, or a redirect (the SDK follows it).
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -54,6 +55,7 @@ from kimi_graph._transport.ratelimit import RateLimitSettings
 
 try:  # private SDK functions (openai >= 3); without them the SDK's `post()` is used
     from openai._base_client import get_platform
+    from openai._base_client import log as sdk_log
     from openai._httpx2 import request_exceptions, timeout_exceptions
     from openai._models import FinalRequestOptions
     from openai._utils import asyncify
@@ -72,6 +74,9 @@ else:
     )
 
 __all__ = ["LeanJsonResponse", "LeanPoster"]
+
+#: httpx's logger: its INFO line per request ("HTTP Request: POST ... 200 OK") is kept.
+_httpx_log = logging.getLogger(httpx.__name__)
 
 #: Template entries kept per client before the cache starts over.
 _MAX_TEMPLATES = 64
@@ -251,6 +256,9 @@ class LeanPoster:
             self._state = state
         found = self._templates.get(key) if key is not None else None
         if found is not None:
+            sdk_log.debug(
+                "Building HTTP request: method=%s retries_taken=%i", "POST", retries_taken
+            )
             return found
         final = FinalRequestOptions.construct(method="post", json_data={}, **options)
         request = client._build_request(final, retries_taken=retries_taken)
@@ -338,30 +346,39 @@ class LeanPoster:
                     extensions=template.extensions,
                 )
 
+            sdk_log.debug("Sending HTTP Request: %s", "POST")
             try:
                 status, headers, data = await self._send(template, content, make_request)
             except _Redirect:
                 return None
             except timeout_exceptions() as err:
+                sdk_log.debug("Encountered a timeout exception: %s", type(err).__name__)
                 if remaining > 0:
                     await self._sleep(retries_taken, max_retries, template, None)
                     continue
+                sdk_log.debug("Raising timeout error")
                 raise openai.APITimeoutError(request=make_request()) from err
             except openai.OpenAIError:
                 raise
             except request_exceptions() as err:
+                sdk_log.debug("Encountered exception: %s", type(err).__name__)
                 if remaining > 0:
                     await self._sleep(retries_taken, max_retries, template, None)
                     continue
+                sdk_log.debug("Raising connection error")
                 raise openai.APIConnectionError(request=make_request()) from err
+            sdk_log.debug("HTTP Response: %s %i", "POST", status)
+            sdk_log.debug("request_id: %s", headers.get("x-request-id"))
             if 200 <= status < 300:
                 return LeanJsonResponse(status, headers, data, make_request)
+            sdk_log.debug("Encountered an HTTP status error: %i", status)
             response = httpx.Response(
                 status, headers=list(headers.items()), content=data, request=make_request()
             )
             if remaining > 0 and client._should_retry(response):
                 await self._sleep(retries_taken, max_retries, template, response)
                 continue
+            sdk_log.debug("Re-raising status error")
             raise client._make_status_error_from_response(response) from None
         msg = "could not resolve response (should never happen)"  # as the SDK says
         raise AssertionError(msg)
@@ -386,7 +403,7 @@ class LeanPoster:
 
         async def send() -> aiohttp.ClientResponse:
             with map_errors():
-                return await session.request(
+                response = await session.request(
                     "POST",
                     template.url,
                     headers=template.headers,
@@ -397,6 +414,15 @@ class LeanPoster:
                     timeout=template.timeout,
                     server_hostname=template.extensions.get("sni_hostname"),
                 )
+            _httpx_log.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                "POST",
+                template.url,
+                "HTTP/1.1",
+                response.status,
+                response.reason or httpx.codes.get_reason_phrase(response.status),
+            )
+            return response
 
         response, release = await send_within_limits(
             self._endpoint, self._settings, template.authorization, send, _AIOHTTP_RESPONSES
