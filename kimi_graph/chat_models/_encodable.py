@@ -28,6 +28,8 @@ def require_encodable(payload: Any, endpoint: str, model: str) -> None:
     Raises:
         ValueError: Naming the first field with a lone surrogate and where it is.
     """
+    if not _has_surrogate(payload):
+        return
     found = _find(payload, "")
     if found is None:
         return
@@ -39,6 +41,20 @@ def require_encodable(payload: Any, endpoint: str, model: str) -> None:
         "text.encode('utf-8', 'replace').decode('utf-8')."
     )
     raise ValueError(msg)
+
+
+def _has_surrogate(value: Any) -> bool:
+    """Whether any string or key in `value` holds a lone surrogate (no paths built)."""
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(
+            (isinstance(key, str) and _SURROGATE.search(key) is not None) or _has_surrogate(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, (list, tuple)):
+        return any(_has_surrogate(item) for item in value)
+    return False
 
 
 def _find(value: Any, path: str) -> tuple[str, int, str] | None:

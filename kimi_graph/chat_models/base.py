@@ -55,6 +55,7 @@ from kimi_graph.backends import (
     backend_name,
     resolve_backend,
 )
+from kimi_graph.chat_models._async_result import agenerate_plain
 from kimi_graph.chat_models._call_plan import PLAN_KWARG, CallPlan, CallSettings, plan_call
 from kimi_graph.chat_models._content_blocks import PROVIDER
 from kimi_graph.chat_models._encodable import require_encodable
@@ -647,9 +648,11 @@ class ChatKimi(BaseChatOpenAI):
         self._async_client_for_this_loop()
         try:
             async with aendpoint_errors(self.endpoint, self._url_secrets()):
-                result = await super()._agenerate(
-                    messages, stop=stop, run_manager=run_manager, **kwargs
-                )
+                result = await agenerate_plain(self, messages, stop, kwargs)
+                if result is None:  # not a plain chat completion: langchain-openai's path
+                    result = await super()._agenerate(
+                        messages, stop=stop, run_manager=run_manager, **kwargs
+                    )
         except openai.NotFoundError as err:
             if not is_model_not_found(err):
                 raise
