@@ -9,6 +9,7 @@ the error names the field, the endpoint and the model. Nothing is silently repla
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -44,17 +45,17 @@ def require_encodable(payload: Any, endpoint: str, model: str) -> None:
 
 
 def _has_surrogate(value: Any) -> bool:
-    """Whether any string or key in `value` holds a lone surrogate (no paths built)."""
-    if isinstance(value, str):
-        return _SURROGATE.search(value) is not None
-    if isinstance(value, dict):
-        return any(
-            (isinstance(key, str) and _SURROGATE.search(key) is not None) or _has_surrogate(item)
-            for key, item in value.items()
-        )
-    if isinstance(value, (list, tuple)):
-        return any(_has_surrogate(item) for item in value)
-    return False
+    """Whether any string or key in `value` holds a lone surrogate (one pass, in C).
+
+    `json.dumps(..., ensure_ascii=False)` keeps lone surrogates as they are; values
+    that are not JSON (which `_find` does not look into either) are written as "".
+    """
+    text = json.dumps(value, ensure_ascii=False, skipkeys=True, default=_opaque)
+    return _SURROGATE.search(text) is not None
+
+
+def _opaque(_value: object) -> str:
+    return ""
 
 
 def _find(value: Any, path: str) -> tuple[str, int, str] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import warnings
 import weakref
@@ -112,6 +113,10 @@ DISCOVERY_TIMEOUT = 10.0
 _KIMI_BASE_URL = from_env("KIMI_BASE_URL", default="")
 _KIMI_MODEL = from_env("KIMI_MODEL", default="")
 _KIMI_API_KEY = secret_from_env(["MOONSHOT_API_KEY", "KIMI_API_KEY"], default=None)
+
+
+_table_spec = functools.lru_cache(maxsize=256)(model_spec)
+"""`model_spec`, read once per model name (a pure lookup, asked on every call)."""
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
@@ -387,7 +392,7 @@ class ChatKimi(BaseChatOpenAI):
 
     def _model_spec(self) -> ModelSpec:
         """The table's entry for the model, overridden by a discovered model list."""
-        spec = model_spec(self.model_name, hosted=self._backend.platform)
+        spec = _table_spec(self.model_name, hosted=self._backend.platform)
         if not self._discovery_on:
             return spec
         served_as = self._backend.model_id(self.model_name)
