@@ -21,13 +21,12 @@ go to the SDK's resource unchanged.
 from __future__ import annotations
 
 import inspect
-import json
 from typing import Any
 
 import openai
 from openai._base_client import make_request_options
 
-from kimi_graph._transport.lean_post import LeanPoster
+from kimi_graph._transport.lean_post import LeanPoster, read_json
 from kimi_graph._transport.openai_compat import httpx
 
 __all__ = ["AsyncJsonCompletions", "JsonCompletions", "RawJsonResponse"]
@@ -63,21 +62,10 @@ class RawJsonResponse:
         return self.http_response.headers
 
     def parse(self) -> Any:
-        """The body as JSON, read as the SDK reads it.
-
-        Raises:
-            json.JSONDecodeError: A body labelled JSON that is not (the SDK raises it
-                too; ChatKimi names the endpoint). Any other body that is not JSON is
-                returned as text, as the SDK returns it.
-        """
+        """The body as JSON, read as the SDK reads it (see `lean_post.read_json`)."""
         response = self.http_response
-        content_type = response.headers.get("content-type", "*").split(";")[0]
-        if content_type.endswith("json"):
-            return json.loads(response.content)
-        try:
-            return json.loads(response.content)
-        except ValueError:
-            return response.text
+        content_type = response.headers.get("content-type", "*")
+        return read_json(response.content, content_type, lambda: response.text)
 
 
 def _split(payload: dict[str, Any]) -> tuple[dict[str, Any], Any]:

@@ -41,7 +41,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +73,7 @@ else:
         )
     )
 
-__all__ = ["LeanJsonResponse", "LeanPoster"]
+__all__ = ["LeanJsonResponse", "LeanPoster", "read_json"]
 
 #: httpx's logger: its INFO line per request ("HTTP Request: POST ... 200 OK") is kept.
 _httpx_log = logging.getLogger(httpx.__name__)
@@ -154,21 +154,33 @@ class LeanJsonResponse:
         return self.http_response.content  # httpx decodes gzip, deflate, br, zstd
 
     def parse(self) -> Any:
-        """The body as JSON, read as the SDK reads it.
+        """The body as JSON, read as the SDK reads it (see `read_json`)."""
+        return read_json(
+            self._content(),
+            self.headers.get("content-type", "*"),
+            lambda: self.http_response.text,
+        )
 
-        Raises:
-            json.JSONDecodeError: A body labelled JSON that is not (the SDK raises it
-                too; ChatKimi names the endpoint). Any other body that is not JSON is
-                returned as text, as the SDK returns it.
-        """
-        content = self._content()
-        content_type = self.headers.get("content-type", "*").split(";")[0]
-        if content_type.endswith("json"):
-            return json.loads(content)
-        try:
-            return json.loads(content)
-        except ValueError:
-            return self.http_response.text
+
+def read_json(content: bytes, content_type: str, text: Callable[[], str]) -> Any:
+    """A response body as JSON, read as the SDK reads it.
+
+    Args:
+        content: The (decoded) body.
+        content_type: The `Content-Type` header ("*" when absent).
+        text: The body as text (the SDK's answer for a body that is not JSON).
+
+    Raises:
+        json.JSONDecodeError: A body labelled JSON that is not (the SDK raises it
+            too; ChatKimi names the endpoint). Any other body that is not JSON is
+            returned as text, as the SDK returns it.
+    """
+    if content_type.split(";")[0].endswith("json"):
+        return json.loads(content)
+    try:
+        return json.loads(content)
+    except ValueError:
+        return text()
 
 
 @dataclass(frozen=True)
