@@ -193,6 +193,10 @@ class _Template:
     timeout: aiohttp.ClientTimeout
     extensions: dict[str, Any]
     authorization: str | None
+    transport: Any
+    """The pool's transport for the URL (the vendored aiohttp transport)."""
+    map_errors: Any
+    """Its module's `map_aiohttp_exceptions`."""
 
 
 class _Redirect(Exception):
@@ -214,10 +218,8 @@ class LeanPoster:
         self._endpoint: str = pool._kimi_endpoint
         self._settings: RateLimitSettings = pool._kimi_settings
         self._caps: ResponseCaps = pool._kimi_caps
-        self._templates: dict[Any, _Template] = {}
+        self._templates: dict[Any, _Template | None] = {}  # None: declined (a proxy)
         self._state: tuple[Any, ...] = ()
-        self._transport: Any = None
-        self._map_errors: Any = None
 
     @classmethod
     def for_client(cls, client: Any) -> LeanPoster | None:
@@ -266,8 +268,10 @@ class LeanPoster:
         if state != self._state or len(self._templates) >= _MAX_TEMPLATES:
             self._templates = {}
             self._state = state
-        found = self._templates.get(key) if key is not None else None
-        if found is not None:
+        if key is not None and key in self._templates:
+            found = self._templates[key]
+            if found is None:
+                return None
             sdk_log.debug(
                 "Building HTTP request: method=%s retries_taken=%i", "POST", retries_taken
             )
@@ -275,7 +279,10 @@ class LeanPoster:
         final = FinalRequestOptions.construct(method="post", json_data={}, **options)
         request = client._build_request(final, retries_taken=retries_taken)
         transport = self._pool._transport_for_url(request.url)
-        if not self._usable(transport):
+        map_errors = _aiohttp_errors(transport)
+        if map_errors is None:
+            if key is not None:
+                self._templates[key] = None  # asked once: the SDK's post() from now on
             return None
         timeout = request.extensions.get("timeout", {})
         headers = tuple(
@@ -292,25 +299,16 @@ class LeanPoster:
             ),
             extensions=dict(request.extensions),
             authorization=request.headers.get("authorization"),
+            transport=transport,
+            map_errors=map_errors,
         )
         if key is not None:
             self._templates[key] = template
         return template
 
-    def _usable(self, transport: Any) -> bool:
-        """Whether `transport` is the vendored aiohttp transport, without a proxy."""
-        module = sys.modules.get(type(transport).__module__)
-        map_errors = getattr(module, "map_aiohttp_exceptions", None)
-        if map_errors is None or getattr(transport, "proxy", True) is not None:
-            return False
-        if not hasattr(transport, "get_client") or getattr(transport, "uds", None):
-            return False
-        self._transport = transport
-        self._map_errors = map_errors
-        return True
-
-    def _session(self) -> aiohttp.ClientSession:
-        transport = self._transport
+    @staticmethod
+    def _session(template: _Template) -> aiohttp.ClientSession:
+        transport = template.transport
         if not isinstance(transport.client, aiohttp.ClientSession):
             transport.client = transport.get_client()  # as the transport does
         session: aiohttp.ClientSession = transport.client
@@ -410,8 +408,8 @@ class LeanPoster:
     ) -> tuple[int, Any, bytes]:
         """Send once through the limiter; read the body within the caps."""
         started = time.monotonic()
-        session = self._session()
-        map_errors = self._map_errors
+        session = self._session(template)
+        map_errors = template.map_errors
 
         async def send() -> aiohttp.ClientResponse:
             with map_errors():
@@ -459,6 +457,21 @@ class LeanPoster:
         if release is not None:
             release("ok" if status < 400 else "other")
         return status, response.headers, b"".join(parts)
+
+
+def _aiohttp_errors(transport: Any) -> Any:
+    """The error mapping of the vendored aiohttp transport, or None for any other.
+
+    None too for a transport through a proxy or a Unix socket (the SDK's `post()`
+    sends those).
+    """
+    module = sys.modules.get(type(transport).__module__)
+    map_errors = getattr(module, "map_aiohttp_exceptions", None)
+    if map_errors is None or getattr(transport, "proxy", True) is not None:
+        return None
+    if not hasattr(transport, "get_client") or getattr(transport, "uds", None):
+        return None
+    return map_errors
 
 
 class _AiohttpResponses:

@@ -326,3 +326,22 @@ async def test_a_redirect_is_followed_by_the_sdk(server: _Server) -> None:
     paths = [path for path, *_ in server.requests]
     # the lean request met the redirect; the SDK's post() sent it again and followed it
     assert paths == ["/v1/chat/completions", "/v1/chat/completions", "/elsewhere/chat/completions"]
+
+
+def test_a_proxy_from_the_environment_keeps_the_sdk_post(
+    server: _Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the loopback server is also the proxy: a proxied request names the whole URL
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.origin)
+    llm = _model(server)
+
+    async def run() -> Any:
+        answer = await llm.ainvoke("hi")
+        return answer, llm.async_client.lean
+
+    answer, lean = asyncio.run(run())
+    assert answer.content == "forty-two"
+    assert server.requests[-1][0] == f"{server.base_url}/chat/completions"
+    assert lean is not None  # the poster exists, but declined this proxied request
