@@ -234,7 +234,9 @@ class ChatKimi(BaseChatOpenAI):
     async_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     """HTTP stack of async calls: aiohttp (default: about half the client CPU per
     request of httpx, which matters for many concurrent sub-agents) or httpx. Sync
-    calls use httpx; `http_socket_options` need httpx and select it."""
+    calls use httpx; `http_socket_options` need httpx and select it. On aiohttp a
+    whole (not streamed) answer is posted straight on the pool's session with the
+    SDK's headers, retries and errors (`kimi_graph._transport.lean_post`)."""
 
     # Validation errors never echo the input: it holds the API key and URL credentials.
     model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
