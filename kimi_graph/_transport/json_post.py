@@ -26,7 +26,8 @@ from typing import Any
 import openai
 from openai._base_client import make_request_options
 
-from kimi_graph._transport.lean_post import LeanPoster, read_json
+from kimi_graph._transport.lean_post import LeanPoster
+from kimi_graph._transport.lean_response import read_json
 from kimi_graph._transport.openai_compat import httpx
 
 __all__ = ["AsyncJsonCompletions", "JsonCompletions", "RawJsonResponse"]
@@ -62,7 +63,7 @@ class RawJsonResponse:
         return self.http_response.headers
 
     def parse(self) -> Any:
-        """The body as JSON, read as the SDK reads it (see `lean_post.read_json`)."""
+        """The body as JSON, read as the SDK reads it (see `lean_response.read_json`)."""
         response = self.http_response
         content_type = response.headers.get("content-type", "*")
         return read_json(response.content, content_type, lambda: response.text)

@@ -22,7 +22,8 @@ import pytest
 from kimi_graph import ChatKimi
 from kimi_graph._transport.caps import ResponseCapError
 from kimi_graph._transport.json_post import AsyncJsonCompletions
-from kimi_graph._transport.lean_post import LeanJsonResponse, LeanPoster
+from kimi_graph._transport.lean_post import LeanPoster
+from kimi_graph._transport.lean_response import LeanJsonResponse
 from kimi_graph._transport.ratelimit import limiter_for
 
 ANSWER = {
