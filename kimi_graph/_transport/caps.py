@@ -105,7 +105,7 @@ class _Meter:
                 f"(over {limit} bytes read); it was abandoned. Raise ChatKimi("
                 "max_response_bytes=...) if such answers are expected."
             )
-            raise ResponseCapError(msg, self.request)
+            raise ResponseCapError(msg, self._request())
         self.check_time()
 
     def check_time(self) -> None:
@@ -118,7 +118,12 @@ class _Meter:
                 f"({elapsed:.1f}s, {self.read} bytes read); it was abandoned. Raise "
                 "ChatKimi(max_response_seconds=...) if such answers are expected."
             )
-            raise ResponseCapError(msg, self.request)
+            raise ResponseCapError(msg, self._request())
+
+    def _request(self) -> Any:
+        """The request the errors carry (made now if it was given as a factory)."""
+        request = self.request
+        return request() if callable(request) else request
 
 
 class CappedStream(httpx.SyncByteStream):
@@ -167,7 +172,8 @@ def meter(caps: ResponseCaps, endpoint: str, request: Any, started: float) -> _M
     Args:
         caps: The bounds.
         endpoint: The endpoint, without credentials (for messages).
-        request: The request (carried by the errors).
+        request: The request (carried by the errors), or a function that makes it
+            (called only when an error is raised).
         started: ``time.monotonic()`` when the request was sent.
     """
     return _Meter(caps, endpoint, request, started)

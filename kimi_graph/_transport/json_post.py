@@ -21,12 +21,13 @@ go to the SDK's resource unchanged.
 from __future__ import annotations
 
 import inspect
-import json
 from typing import Any
 
 import openai
 from openai._base_client import make_request_options
 
+from kimi_graph._transport.lean_post import LeanPoster
+from kimi_graph._transport.lean_response import read_json
 from kimi_graph._transport.openai_compat import httpx
 
 __all__ = ["AsyncJsonCompletions", "JsonCompletions", "RawJsonResponse"]
@@ -62,28 +63,18 @@ class RawJsonResponse:
         return self.http_response.headers
 
     def parse(self) -> Any:
-        """The body as JSON, read as the SDK reads it.
-
-        Raises:
-            json.JSONDecodeError: A body labelled JSON that is not (the SDK raises it
-                too; ChatKimi names the endpoint). Any other body that is not JSON is
-                returned as text, as the SDK returns it.
-        """
+        """The body as JSON, read as the SDK reads it (see `lean_response.read_json`)."""
         response = self.http_response
-        content_type = response.headers.get("content-type", "*").split(";")[0]
-        if content_type.endswith("json"):
-            return json.loads(response.content)
-        try:
-            return json.loads(response.content)
-        except ValueError:
-            return response.text
+        content_type = response.headers.get("content-type", "*")
+        return read_json(response.content, content_type, lambda: response.text)
 
 
 def _split(payload: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     """The JSON body and the SDK's request options of `create(**payload)`."""
     extra = {key: payload[key] for key in _REQUEST_ARGUMENTS if key in payload}
-    body = {key: value for key, value in payload.items() if key not in extra}
-    body = {key: value for key, value in body.items() if not _omitted(value)}
+    body = {
+        key: value for key, value in payload.items() if key not in extra and not _omitted(value)
+    }
     if extra.get("extra_body"):
         body.update(extra["extra_body"])
     options = make_request_options(
@@ -126,6 +117,10 @@ class _AsyncRaw:
         if not _raw(payload):
             return await owner.sdk.with_raw_response.create(**payload)
         body, options = _split(payload)
+        if owner.lean is not None:
+            lean = await owner.lean.post(_PATH, body, options)
+            if lean is not None:
+                return lean
         response = await owner.client.post(
             _PATH, cast_to=httpx.Response, body=body, options=options
         )
@@ -155,7 +150,14 @@ class JsonCompletions:
 
 
 class AsyncJsonCompletions:
-    """The async `JsonCompletions`, over an `openai.AsyncOpenAI` client."""
+    """The async `JsonCompletions`, over an `openai.AsyncOpenAI` client.
+
+    On ChatKimi's own aiohttp pool a whole answer is posted by `LeanPoster`
+    (`kimi_graph._transport.lean_post`): the SDK's headers, URL, retries and errors
+    without its per-request `httpx.Request`. Where that cannot apply (the httpx
+    transport, a user's `http_async_client`, a proxy, an API-key function, ...), it
+    is posted through the SDK client's `post()` as `JsonCompletions` does.
+    """
 
     def __init__(self, client: openai.AsyncOpenAI) -> None:
         """Wrap `client.chat.completions`.
@@ -165,6 +167,7 @@ class AsyncJsonCompletions:
         """
         self.client = client
         self.sdk = client.chat.completions
+        self.lean = LeanPoster.for_client(client)
         self.with_raw_response = _AsyncRaw(self)
 
     async def create(self, **payload: Any) -> Any:

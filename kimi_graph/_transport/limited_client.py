@@ -13,9 +13,9 @@ import asyncio
 import json
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 import openai
 
@@ -37,6 +37,9 @@ from kimi_graph._transport.ratelimit import (
     limiter_for,
     retry_delay,
 )
+
+R = TypeVar("R")
+R_contra = TypeVar("R_contra", contravariant=True)
 
 AsyncTransport = Literal["aiohttp", "httpx"]
 """The async HTTP stack under the OpenAI SDK."""
@@ -89,6 +92,87 @@ class _AsyncReleasingStream(httpx.AsyncByteStream):
             await self._inner.aclose()
         finally:
             self._release()
+
+
+class ResponseView(Protocol[R_contra]):
+    """How `send_within_limits` reads and drops a response of one HTTP stack."""
+
+    def status(self, response: R_contra) -> int:
+        """The response's status code."""
+        ...
+
+    def headers(self, response: R_contra) -> Mapping[str, str]:
+        """The response's headers (any case; `retry-after` and `retry-after-ms` are read)."""
+        ...
+
+    async def discard(self, response: R_contra) -> None:
+        """Close a response that is not passed on (a 429 retried here)."""
+        ...
+
+
+class _HttpxResponses:
+    def status(self, response: Any) -> int:
+        return int(response.status_code)
+
+    def headers(self, response: Any) -> Mapping[str, str]:
+        return response.headers  # type: ignore[no-any-return]
+
+    async def discard(self, response: Any) -> None:
+        await response.aclose()
+
+
+_HTTPX_RESPONSES = _HttpxResponses()
+
+
+async def send_within_limits(
+    endpoint: str,
+    settings: RateLimitSettings,
+    authorization: str | None,
+    send: Callable[[], Awaitable[R]],
+    view: ResponseView[R],
+) -> tuple[R, Callable[..., None] | None]:
+    """Send one request through the endpoint's shared limiter (async, any HTTP stack).
+
+    The request waits for a slot; a 429 is discarded, its slot released as throttled,
+    and the request sent again first in the queue after `retry_delay`, as long as
+    `max_wait` allows. Any error or cancellation while sending releases the slot.
+
+    Args:
+        endpoint: The endpoint without credentials (the limiter's key).
+        settings: The rate-limit settings; when off, `send` is awaited once, bare.
+        authorization: The request's `Authorization` header (hashed into the key).
+        send: Sends the request once and returns its response (body not yet read).
+        view: Reads the status and headers of such a response and closes it.
+
+    Returns:
+        The response, and the function that releases its slot (call it once with the
+        outcome, `"ok"` or `"other"`, when the body is read or dropped); None when the
+        limiter is off.
+    """
+    if not settings.enabled:
+        return await send(), None
+    limiter = limiter_for(endpoint, authorization)
+    deadline = time.monotonic() + settings.max_wait
+    attempt = 0
+    while True:
+        await limiter.aacquire(settings.max_concurrent, front=attempt > 0)
+        release = _Once(limiter)
+        try:
+            response = await send()
+        except BaseException:
+            release("other")
+            raise
+        if view.status(response) == 429 and settings.max_wait > 0:
+            delay = retry_delay(view.headers(response), attempt, settings)
+            if time.monotonic() + delay <= deadline:
+                try:
+                    await view.discard(response)
+                finally:
+                    release("throttled", delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+        return response, release
 
 
 class RateLimitedClient(openai.DefaultHttpxClient):
@@ -179,33 +263,18 @@ class _AsyncLimited(httpx.AsyncClient):
 
         The body is read within the response caps (`kimi_graph._transport.caps`).
         """
-        settings = self._kimi_settings
         started = time.monotonic()
-        if not settings.enabled:
-            response = await super().send(request, stream=True, **kwargs)
-            return await self._kimi_finish(request, response, stream, started)
-        limiter = limiter_for(self._kimi_endpoint, request.headers.get("authorization"))
-        deadline = time.monotonic() + settings.max_wait
-        attempt = 0
-        while True:
-            await limiter.aacquire(settings.max_concurrent, front=attempt > 0)
-            release = _Once(limiter)
-            try:
-                response = await super().send(request, stream=True, **kwargs)
-            except BaseException:
-                release("other")
-                raise
-            if response.status_code == 429 and settings.max_wait > 0:
-                delay = retry_delay(response.headers, attempt, settings)
-                if time.monotonic() + delay <= deadline:
-                    await response.aclose()
-                    release("throttled", delay)
-                    attempt += 1
-                    await asyncio.sleep(delay)
-                    continue
+        response, release = await send_within_limits(
+            self._kimi_endpoint,
+            self._kimi_settings,
+            request.headers.get("authorization"),
+            partial(super().send, request, stream=True, **kwargs),
+            _HTTPX_RESPONSES,
+        )
+        if release is not None:
             outcome: Outcome = "ok" if response.status_code < 400 else "other"
             response.stream = _AsyncReleasingStream(response.stream, partial(release, outcome))
-            return await self._kimi_finish(request, response, stream, started)
+        return await self._kimi_finish(request, response, stream, started)
 
     async def _kimi_finish(self, request: Any, response: Any, stream: bool, started: float) -> Any:
         counter = meter(self._kimi_caps, self._kimi_endpoint, request, started)

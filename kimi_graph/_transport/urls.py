@@ -6,6 +6,7 @@ call. A URL is shown without its credentials (`user:pass@`) and query string.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -31,7 +32,13 @@ def redact_url(url: Any) -> str:
     """
     if url is None:
         return ""
-    text = re.split(r"[?#]", str(url).strip(), maxsplit=1)[0]
+    return _redact(str(url))
+
+
+@functools.lru_cache(maxsize=256)
+def _redact(url: str) -> str:
+    """`redact_url` of a string (cached: ChatKimi names its endpoint several times a call)."""
+    text = re.split(r"[?#]", url.strip(), maxsplit=1)[0]
     if "://" not in text:  # no scheme: the authority runs to the first "/"
         authority, slash, path = text.partition("/")
         if "@" in authority:

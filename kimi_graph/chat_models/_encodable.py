@@ -9,6 +9,7 @@ the error names the field, the endpoint and the model. Nothing is silently repla
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -28,6 +29,8 @@ def require_encodable(payload: Any, endpoint: str, model: str) -> None:
     Raises:
         ValueError: Naming the first field with a lone surrogate and where it is.
     """
+    if not _has_surrogate(payload):
+        return
     found = _find(payload, "")
     if found is None:
         return
@@ -39,6 +42,20 @@ def require_encodable(payload: Any, endpoint: str, model: str) -> None:
         "text.encode('utf-8', 'replace').decode('utf-8')."
     )
     raise ValueError(msg)
+
+
+def _has_surrogate(value: Any) -> bool:
+    """Whether any string or key in `value` holds a lone surrogate (one pass, in C).
+
+    `json.dumps(..., ensure_ascii=False)` keeps lone surrogates as they are; values
+    that are not JSON (which `_find` does not look into either) are written as "".
+    """
+    text = json.dumps(value, ensure_ascii=False, skipkeys=True, default=_opaque)
+    return _SURROGATE.search(text) is not None
+
+
+def _opaque(_value: object) -> str:
+    return ""
 
 
 def _find(value: Any, path: str) -> tuple[str, int, str] | None:

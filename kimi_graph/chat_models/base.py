@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import warnings
 import weakref
@@ -55,6 +56,7 @@ from kimi_graph.backends import (
     backend_name,
     resolve_backend,
 )
+from kimi_graph.chat_models._async_result import agenerate_plain
 from kimi_graph.chat_models._call_plan import PLAN_KWARG, CallPlan, CallSettings, plan_call
 from kimi_graph.chat_models._content_blocks import PROVIDER
 from kimi_graph.chat_models._encodable import require_encodable
@@ -111,6 +113,10 @@ DISCOVERY_TIMEOUT = 10.0
 _KIMI_BASE_URL = from_env("KIMI_BASE_URL", default="")
 _KIMI_MODEL = from_env("KIMI_MODEL", default="")
 _KIMI_API_KEY = secret_from_env(["MOONSHOT_API_KEY", "KIMI_API_KEY"], default=None)
+
+
+_table_spec = functools.lru_cache(maxsize=256)(model_spec)
+"""`model_spec`, read once per model name (a pure lookup, asked on every call)."""
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
@@ -228,7 +234,9 @@ class ChatKimi(BaseChatOpenAI):
     async_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     """HTTP stack of async calls: aiohttp (default: about half the client CPU per
     request of httpx, which matters for many concurrent sub-agents) or httpx. Sync
-    calls use httpx; `http_socket_options` need httpx and select it."""
+    calls use httpx; `http_socket_options` need httpx and select it. On aiohttp a
+    whole (not streamed) answer is posted straight on the pool's session with the
+    SDK's headers, retries and errors (`kimi_graph._transport.lean_post`)."""
 
     # Validation errors never echo the input: it holds the API key and URL credentials.
     model_config = ConfigDict(populate_by_name=True, hide_input_in_errors=True)
@@ -386,7 +394,7 @@ class ChatKimi(BaseChatOpenAI):
 
     def _model_spec(self) -> ModelSpec:
         """The table's entry for the model, overridden by a discovered model list."""
-        spec = model_spec(self.model_name, hosted=self._backend.platform)
+        spec = _table_spec(self.model_name, hosted=self._backend.platform)
         if not self._discovery_on:
             return spec
         served_as = self._backend.model_id(self.model_name)
@@ -647,9 +655,11 @@ class ChatKimi(BaseChatOpenAI):
         self._async_client_for_this_loop()
         try:
             async with aendpoint_errors(self.endpoint, self._url_secrets()):
-                result = await super()._agenerate(
-                    messages, stop=stop, run_manager=run_manager, **kwargs
-                )
+                result = await agenerate_plain(self, messages, stop, kwargs)
+                if result is None:  # not a plain chat completion: langchain-openai's path
+                    result = await super()._agenerate(
+                        messages, stop=stop, run_manager=run_manager, **kwargs
+                    )
         except openai.NotFoundError as err:
             if not is_model_not_found(err):
                 raise
