@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-from _swarm_scale import _ok, tool_job
+from _swarm_scale import _ok, throwaway_postgres, tool_job
 from langgraph.checkpoint.memory import InMemorySaver
 
 from kimi_graph import ChatKimi, create_swarm_graph
@@ -57,18 +57,8 @@ def _database(kind: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as tmp:
             yield str(Path(tmp) / "bench.db")
         return
-    from tests.integration_tests._postgres import PostgresServer, postgres_bindir
-
-    bindir = postgres_bindir()
-    if bindir is None:
-        msg = "PostgreSQL is not installed (no initdb/pg_ctl)"
-        raise SystemExit(msg)
-    server = PostgresServer(bindir)
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    with throwaway_postgres() as url:
+        yield url
 
 
 @contextlib.contextmanager

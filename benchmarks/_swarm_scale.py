@@ -31,7 +31,7 @@ import kimi_graph.heap as heap
 from kimi_graph import ChatKimi, create_swarm_graph
 from kimi_graph.tools.calculator import calculator
 
-__all__ = ["CHECKPOINTERS", "census_tables", "scale_rows"]
+__all__ = ["CHECKPOINTERS", "census_tables", "scale_rows", "throwaway_postgres"]
 
 CHECKPOINTERS = ("none", "sqlite", "postgres")
 
@@ -66,6 +66,20 @@ def open_checkpointer(kind: str, *, sync: bool) -> Iterator[Any]:
             else:
                 yield ("aiosqlite", path)
         return
+    with throwaway_postgres() as url:
+        if sync:
+            from langgraph.checkpoint.postgres import PostgresSaver
+
+            with PostgresSaver.from_conn_string(url) as saver:
+                saver.setup()
+                yield saver
+        else:
+            yield ("postgres", url)
+
+
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A PostgreSQL server of its own for one benchmark (its URL), stopped on exit."""
     from tests.integration_tests._postgres import PostgresServer, postgres_bindir
 
     bindir = postgres_bindir()
@@ -75,14 +89,7 @@ def open_checkpointer(kind: str, *, sync: bool) -> Iterator[Any]:
     server = PostgresServer(bindir)
     server.start()
     try:
-        if sync:
-            from langgraph.checkpoint.postgres import PostgresSaver
-
-            with PostgresSaver.from_conn_string(server.url) as saver:
-                saver.setup()
-                yield saver
-        else:
-            yield ("postgres", server.url)
+        yield server.url
     finally:
         server.stop()
 
