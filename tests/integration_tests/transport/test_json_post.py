@@ -7,12 +7,8 @@ SDK's error types are the OpenAI SDK's, for `invoke` and `ainvoke` alike.
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import openai
@@ -20,6 +16,7 @@ import pytest
 
 from kimi_graph import ChatKimi
 from kimi_graph._transport.json_post import AsyncJsonCompletions, JsonCompletions
+from tests.integration_tests.transport.scripted_server import Reply, ScriptedServer, scripted_server
 
 ANSWER = {
     "id": "c1",
@@ -37,58 +34,13 @@ ANSWER = {
 }
 
 
-class _Server:
-    """A loopback server that records each POST and answers from a script.
-
-    Each scripted answer is `(status, body, delay)`; the last one repeats.
-    """
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[str, str], Any]] = []
-        self.script: list[tuple[int, Any, float]] = [(200, ANSWER, 0.0)]
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                server.requests.append((self.path, headers, json.loads(raw)))
-                index = min(len(server.requests), len(server.script)) - 1
-                status, body, delay = server.script[index]
-                time.sleep(delay)
-                data = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.send_header("X-Kimi-Test", "yes")
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
-def server() -> Iterator[_Server]:
-    srv = _Server()
-    yield srv
-    srv.close()
+def server() -> Iterator[ScriptedServer]:
+    with scripted_server(ANSWER, headers={"X-Kimi-Test": "yes"}) as srv:
+        yield srv
 
 
-def _model(server: _Server, **kwargs: Any) -> ChatKimi:
+def _model(server: ScriptedServer, **kwargs: Any) -> ChatKimi:
     return ChatKimi(
         base_url=server.base_url,
         api_key="sk-test",
@@ -105,7 +57,7 @@ def _call(llm: ChatKimi, how: str, text: str = "What is 6 * 7?", **kwargs: Any) 
     return asyncio.run(llm.ainvoke(text, **kwargs))
 
 
-def test_clients_post_whole_answers_as_json(server: _Server) -> None:
+def test_clients_post_whole_answers_as_json(server: ScriptedServer) -> None:
     llm = _model(server)
     assert isinstance(llm.client, JsonCompletions)
     llm.invoke("hi")
@@ -113,12 +65,12 @@ def test_clients_post_whole_answers_as_json(server: _Server) -> None:
 
 
 @pytest.mark.parametrize("how", ["invoke", "ainvoke"])
-def test_the_body_on_the_wire_is_the_built_body(server: _Server, how: str) -> None:
+def test_the_body_on_the_wire_is_the_built_body(server: ScriptedServer, how: str) -> None:
     llm = _model(
         server, default_headers={"X-Default": "d"}, extra_body={"chat_template_kwargs": {"x": 1}}
     )
     message = _call(llm, how, extra_headers={"X-Extra": "e"})
-    path, headers, body = server.requests[-1]
+    path, headers, body, _ = server.requests[-1]
     assert path == "/v1/chat/completions"
     assert body == llm.wire_body("What is 6 * 7?")
     assert body["messages"] == [{"role": "user", "content": "What is 6 * 7?"}]
@@ -133,29 +85,29 @@ def test_the_body_on_the_wire_is_the_built_body(server: _Server, how: str) -> No
 
 
 @pytest.mark.parametrize("how", ["invoke", "ainvoke"])
-def test_response_headers_when_asked_for(server: _Server, how: str) -> None:
+def test_response_headers_when_asked_for(server: ScriptedServer, how: str) -> None:
     message = _call(_model(server, include_response_headers=True), how)
     headers = {k.lower(): v for k, v in message.response_metadata["headers"].items()}
     assert headers["x-kimi-test"] == "yes"
 
 
 @pytest.mark.parametrize("how", ["invoke", "ainvoke"])
-def test_retries_follow_max_retries(server: _Server, how: str) -> None:
+def test_retries_follow_max_retries(server: ScriptedServer, how: str) -> None:
     error = {"error": {"message": "overloaded", "type": "server_error"}}
-    server.script = [(503, error, 0.0), (200, ANSWER, 0.0)]
+    server.script = [Reply(503, error), Reply()]
     message = _call(_model(server, max_retries=1), how)
     assert message.content == "forty-two"
     assert len(server.requests) == 2
 
 
 @pytest.mark.parametrize("how", ["invoke", "ainvoke"])
-def test_status_errors_keep_the_sdk_types(server: _Server, how: str) -> None:
-    server.script = [(400, {"error": {"message": "bad temperature"}}, 0.0)]
+def test_status_errors_keep_the_sdk_types(server: ScriptedServer, how: str) -> None:
+    server.script = [Reply(400, {"error": {"message": "bad temperature"}})]
     with pytest.raises(openai.BadRequestError, match="bad temperature") as err:
         _call(_model(server, max_retries=3), how)
     assert err.value.status_code == 400
     assert len(server.requests) == 1  # a 400 is not retried
-    server.script = [(503, {"error": {"message": "down"}}, 0.0)]
+    server.script = [Reply(503, {"error": {"message": "down"}})]
     server.requests.clear()
     with pytest.raises(openai.InternalServerError, match="down"):
         _call(_model(server, max_retries=0), how)
@@ -163,8 +115,10 @@ def test_status_errors_keep_the_sdk_types(server: _Server, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["invoke", "ainvoke"])
-def test_timeouts_raise_the_sdk_timeout_naming_the_endpoint(server: _Server, how: str) -> None:
-    server.script = [(200, ANSWER, 2.0)]
+def test_timeouts_raise_the_sdk_timeout_naming_the_endpoint(
+    server: ScriptedServer, how: str
+) -> None:
+    server.script = [Reply(delay=2.0)]
     llm = _model(server, timeout=0.3, max_retries=0)
     with pytest.raises(openai.APITimeoutError) as err:
         _call(llm, how)

@@ -8,12 +8,8 @@ test runs on a loopback HTTP server that records what it was sent.
 from __future__ import annotations
 
 import asyncio
-import gzip
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import openai
@@ -25,6 +21,7 @@ from kimi_graph._transport.json_post import AsyncJsonCompletions
 from kimi_graph._transport.lean_post import LeanPoster
 from kimi_graph._transport.lean_response import LeanJsonResponse
 from kimi_graph._transport.ratelimit import limiter_for
+from tests.integration_tests.transport.scripted_server import Reply, ScriptedServer, scripted_server
 
 ANSWER = {
     "id": "c1",
@@ -44,82 +41,13 @@ ANSWER = {
 TRANSPORTS = ["aiohttp", "httpx"]
 
 
-class _Reply:
-    def __init__(
-        self,
-        status: int = 200,
-        body: Any = None,
-        *,
-        delay: float = 0.0,
-        headers: dict[str, str] | None = None,
-        gzip_body: bool = False,
-    ) -> None:
-        self.status = status
-        self.body = ANSWER if body is None else body
-        self.delay = delay
-        self.headers = headers or {}
-        self.gzip_body = gzip_body
-
-
-class _Server:
-    """Records each POST (path, headers, body, time) and answers from a script.
-
-    The last scripted reply repeats.
-    """
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[str, str], Any, float]] = []
-        self.script: list[_Reply] = [_Reply()]
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                server.requests.append((self.path, headers, json.loads(raw), time.monotonic()))
-                reply = server.script[min(len(server.requests), len(server.script)) - 1]
-                time.sleep(reply.delay)
-                data = json.dumps(reply.body).encode()
-                if reply.gzip_body:
-                    data = gzip.compress(data)
-                try:
-                    self.send_response(reply.status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    if reply.gzip_body:
-                        self.send_header("Content-Encoding", "gzip")
-                    for name, value in reply.headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.base_url = f"{self.origin}/v1"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
-def server() -> Iterator[_Server]:
-    srv = _Server()
-    yield srv
-    srv.close()
+def server() -> Iterator[ScriptedServer]:
+    with scripted_server(ANSWER) as srv:
+        yield srv
 
 
-def _model(server: _Server, transport: str = "aiohttp", **kwargs: Any) -> ChatKimi:
+def _model(server: ScriptedServer, transport: str = "aiohttp", **kwargs: Any) -> ChatKimi:
     kwargs.setdefault("max_retries", 0)
     kwargs.setdefault("api_key", "sk-lean")
     return ChatKimi(
@@ -142,7 +70,9 @@ async def _lean_and_sdk(llm: ChatKimi) -> tuple[AsyncJsonCompletions, AsyncJsonC
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_the_lean_path_is_taken_on_aiohttp_only(server: _Server, transport: str) -> None:
+async def test_the_lean_path_is_taken_on_aiohttp_only(
+    server: ScriptedServer, transport: str
+) -> None:
     llm = _model(server, transport)
     await llm.ainvoke("hi")
     assert isinstance(llm.async_client, AsyncJsonCompletions)
@@ -152,7 +82,7 @@ async def test_the_lean_path_is_taken_on_aiohttp_only(server: _Server, transport
     assert raw.parse()["choices"][0]["message"]["content"] == "forty-two"
 
 
-async def test_a_users_http_client_keeps_the_sdk_post(server: _Server) -> None:
+async def test_a_users_http_client_keeps_the_sdk_post(server: ScriptedServer) -> None:
     import httpx2  # the SDK's httpx (openai >= 3)
 
     llm = _model(server, http_async_client=httpx2.AsyncClient())
@@ -161,7 +91,7 @@ async def test_a_users_http_client_keeps_the_sdk_post(server: _Server) -> None:
     assert LeanPoster.for_client(llm.root_async_client) is None
 
 
-async def test_an_api_key_function_keeps_the_sdk_post(server: _Server) -> None:
+async def test_an_api_key_function_keeps_the_sdk_post(server: ScriptedServer) -> None:
     async def key() -> str:
         return "sk-from-function"
 
@@ -171,7 +101,7 @@ async def test_an_api_key_function_keeps_the_sdk_post(server: _Server) -> None:
     assert server.requests[-1][1]["authorization"] == "Bearer sk-from-function"
 
 
-async def test_headers_url_and_body_equal_the_sdks(server: _Server) -> None:
+async def test_headers_url_and_body_equal_the_sdks(server: ScriptedServer) -> None:
     llm = _model(
         server,
         default_headers={"X-Default": "d"},
@@ -206,10 +136,10 @@ async def test_headers_url_and_body_equal_the_sdks(server: _Server) -> None:
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("status", [429, 503])
 async def test_retries_follow_the_sdks_rules_and_retry_after(
-    server: _Server, transport: str, status: int
+    server: ScriptedServer, transport: str, status: int
 ) -> None:
     error = {"error": {"message": "busy", "type": "server_error"}}
-    server.script = [_Reply(status, error, headers={"Retry-After": "0.4"}), _Reply()]
+    server.script = [Reply(status, error, headers={"Retry-After": "0.4"}), Reply()]
     # the limiter's own 429 back-off is off: the SDK's max_retries handles it
     llm = _model(server, transport, max_retries=1, rate_limit_backoff=False)
     message = await llm.ainvoke("hi")
@@ -222,20 +152,20 @@ async def test_retries_follow_the_sdks_rules_and_retry_after(
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_no_retry_when_the_server_says_so(server: _Server, transport: str) -> None:
-    server.script = [_Reply(503, {"error": {"message": "no"}}, headers={"x-should-retry": "false"})]
+async def test_no_retry_when_the_server_says_so(server: ScriptedServer, transport: str) -> None:
+    server.script = [Reply(503, {"error": {"message": "no"}}, headers={"x-should-retry": "false"})]
     with pytest.raises(openai.InternalServerError, match="no"):
         await _model(server, transport, max_retries=3).ainvoke("hi")
     assert len(server.requests) == 1
 
 
-async def test_status_errors_equal_the_sdks(server: _Server) -> None:
+async def test_status_errors_equal_the_sdks(server: ScriptedServer) -> None:
     llm = _model(server)
     lean, sdk = await _lean_and_sdk(llm)
     payload = llm._get_request_payload("hi")
     errors = []
     for completions in (lean, sdk):
-        server.script = [_Reply(404, {"error": {"message": "no such model", "type": "nf"}})]
+        server.script = [Reply(404, {"error": {"message": "no such model", "type": "nf"}})]
         with pytest.raises(openai.APIStatusError) as caught:
             await completions.with_raw_response.create(**dict(payload))
         errors.append(caught.value)
@@ -250,9 +180,9 @@ async def test_status_errors_equal_the_sdks(server: _Server) -> None:
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_a_timeout_names_the_endpoint_after_the_retries(
-    server: _Server, transport: str
+    server: ScriptedServer, transport: str
 ) -> None:
-    server.script = [_Reply(delay=1.5)]
+    server.script = [Reply(delay=1.5)]
     llm = _model(server, transport, timeout=0.3, max_retries=1)
     with pytest.raises(openai.APITimeoutError) as err:
         await llm.ainvoke("hi")
@@ -261,8 +191,8 @@ async def test_a_timeout_names_the_endpoint_after_the_retries(
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_a_per_call_timeout_applies(server: _Server, transport: str) -> None:
-    server.script = [_Reply(delay=1.0)]
+async def test_a_per_call_timeout_applies(server: ScriptedServer, transport: str) -> None:
+    server.script = [Reply(delay=1.0)]
     llm = _model(server, transport)
     with pytest.raises(openai.APITimeoutError):
         await llm.ainvoke("hi", timeout=0.2)
@@ -270,8 +200,10 @@ async def test_a_per_call_timeout_applies(server: _Server, transport: str) -> No
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_response_caps_apply_and_release_the_slot(server: _Server, transport: str) -> None:
-    server.script = [_Reply(body={"pad": "x" * 50_000, **ANSWER})]
+async def test_response_caps_apply_and_release_the_slot(
+    server: ScriptedServer, transport: str
+) -> None:
+    server.script = [Reply(body={"pad": "x" * 50_000, **ANSWER})]
     llm = _model(server, transport, max_response_bytes=10_000)
     with pytest.raises(ResponseCapError, match="max_response_bytes=10000"):
         await llm.ainvoke("hi")
@@ -279,8 +211,8 @@ async def test_response_caps_apply_and_release_the_slot(server: _Server, transpo
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_a_cancelled_call_releases_its_slot(server: _Server, transport: str) -> None:
-    server.script = [_Reply(delay=1.0)]
+async def test_a_cancelled_call_releases_its_slot(server: ScriptedServer, transport: str) -> None:
+    server.script = [Reply(delay=1.0)]
     llm = _model(server, transport)
     limiter = limiter_for(llm.endpoint, "Bearer sk-lean")
     task = asyncio.ensure_future(llm.ainvoke("hi"))
@@ -295,9 +227,11 @@ async def test_a_cancelled_call_releases_its_slot(server: _Server, transport: st
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_the_limiter_absorbs_a_429_before_the_sdk(server: _Server, transport: str) -> None:
+async def test_the_limiter_absorbs_a_429_before_the_sdk(
+    server: ScriptedServer, transport: str
+) -> None:
     error = {"error": {"message": "slow down"}}
-    server.script = [_Reply(429, error, headers={"Retry-After": "0.1"}), _Reply()]
+    server.script = [Reply(429, error, headers={"Retry-After": "0.1"}), Reply()]
     llm = _model(server, transport, api_key=f"sk-absorb-{transport}")
     assert (await llm.ainvoke("hi")).content == "forty-two"
     assert len(server.requests) == 2
@@ -307,20 +241,20 @@ async def test_the_limiter_absorbs_a_429_before_the_sdk(server: _Server, transpo
     assert limiter.stats.throttled == 1 and limiter.in_flight == 0
 
 
-async def test_a_compressed_answer_is_decoded(server: _Server) -> None:
-    server.script = [_Reply(gzip_body=True)]
+async def test_a_compressed_answer_is_decoded(server: ScriptedServer) -> None:
+    server.script = [Reply(gzip_body=True)]
     llm = _model(server, include_response_headers=True)
     message = await llm.ainvoke("hi")
     assert message.content == "forty-two"
     assert message.response_metadata["headers"]["content-encoding"] == "gzip"
 
 
-async def test_a_redirect_is_followed_by_the_sdk(server: _Server) -> None:
+async def test_a_redirect_is_followed_by_the_sdk(server: ScriptedServer) -> None:
     target = f"{server.origin}/elsewhere/chat/completions"
     server.script = [
-        _Reply(307, {}, headers={"Location": target}),
-        _Reply(307, {}, headers={"Location": target}),
-        _Reply(),
+        Reply(307, {}, headers={"Location": target}),
+        Reply(307, {}, headers={"Location": target}),
+        Reply(),
     ]
     llm = _model(server)
     assert (await llm.ainvoke("hi")).content == "forty-two"
@@ -330,7 +264,7 @@ async def test_a_redirect_is_followed_by_the_sdk(server: _Server) -> None:
 
 
 def test_a_proxy_from_the_environment_keeps_the_sdk_post(
-    server: _Server, monkeypatch: pytest.MonkeyPatch
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the loopback server is also the proxy: a proxied request names the whole URL
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
